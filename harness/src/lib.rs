@@ -1,0 +1,15 @@
+//! # harness: dnslab's DNS side
+//!
+//! Where to start:
+//! - [`scenario::load`] reads and checks a scenario file into a [`scenario::Scenario`].
+//! - [`run::run`] builds its lab ([`lab::Lab::up`]), starts our authoritative
+//!   servers ([`nameserver`]) and a resolver per resolver node ([`resolver`]),
+//!   sends the probes and queries ([`probe`]), watches the wire ([`capture`]) and
+//!   returns an [`outcome::Outcome`]: plain data, from which [`report`] makes
+//!   tables and JSON and the tests make snapshots.
+//! - [`zone`] parses zone files and derives delegations and glue.
+//! - The `dnslab` binary (`src/main.rs`) is a thin CLI over these.
+
+pub mod resolver;
+pub mod scenario;
+pub mod zone;

@@ -1,0 +1,325 @@
+//! The validated scenario: inert data that the lints have vouched for.
+//! Queries and probes are expanded to one entry per thing sent, zones are
+//! complete (delegations and glue derived), and the network is a
+//! [`lab::Topology`] away.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use hickory_proto::rr::Name;
+use ipnet::IpNet;
+use lab::{Action, Filter, Ports, Snat, Topology, L4};
+use serde::Serialize;
+
+use super::lint::Ctx;
+use super::raw::{Doc, Expect, OneOrMany};
+use super::values::{self as v, PortSpec, Transport};
+use crate::resolver::Kind;
+use crate::zone::{self, ServerInfo, Zone};
+
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    pub name: String,
+    pub description: String,
+    pub path: PathBuf,
+    pub networks: Vec<Network>,
+    pub nodes: Vec<Node>,
+    pub zones: Vec<Zone>,
+    pub queries: Vec<Query>,
+    pub probes: Vec<Probe>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Network {
+    pub name: String,
+    pub subnets: Vec<IpNet>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Node {
+    pub name: String,
+    /// network -> addresses on it
+    pub interfaces: Vec<(String, Vec<IpAddr>)>,
+    pub server: Option<Server>,
+    pub resolver: Option<Resolver>,
+    pub firewall: Vec<Filter>,
+    pub nat: Option<Nat>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Server {
+    pub hostname: Name,
+    pub zones: Vec<Name>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Resolver {
+    /// Ports the resolver itself sends from; `None`: its usual ephemeral range.
+    pub source_ports: Option<Ports>,
+    /// Kinds this node may run; empty: any.
+    pub kinds: Vec<Kind>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Nat {
+    pub outside: String,
+    pub source_ports: Option<Ports>,
+}
+
+/// One question sent from a client through one resolver.
+#[derive(Debug, Clone, Serialize)]
+pub struct Query {
+    pub from: String,
+    pub via: String,
+    pub name: String,
+    pub qtype: String,
+    #[serde(skip)]
+    pub timeout: Duration,
+    /// Acceptable outcomes (`NOERROR`, `SERVFAIL`, `TIMEOUT`, ...); empty: none stated.
+    pub expect: Vec<String>,
+}
+
+/// One question sent straight to an authoritative server, like `dig -b`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Probe {
+    pub from: String,
+    /// The server's host name, e.g. `ns1.msft.net`.
+    pub server: String,
+    pub server_node: String,
+    pub server_addr: IpAddr,
+    pub name: String,
+    pub qtype: String,
+    pub transport: Transport,
+    pub source: Option<IpAddr>,
+    pub source_port: PortSpec,
+    #[serde(skip)]
+    pub timeout: Duration,
+    pub expect: Vec<String>,
+}
+
+pub const QUERY_TIMEOUT: Duration = Duration::from_secs(15);
+pub const PROBE_TIMEOUT: Duration = Duration::from_millis(1500);
+
+fn strs(o: &OneOrMany) -> impl Iterator<Item = &str> {
+    o.0.iter().map(|s| s.value.as_str())
+}
+
+fn expected(e: &Option<Expect>, key: &str) -> Vec<String> {
+    let list = match e {
+        None => return vec![],
+        Some(Expect::All(o)) => Some(o),
+        Some(Expect::Each(m)) => m.iter().find(|(k, _)| k.value == key).map(|(_, o)| o),
+    };
+    list.map(|o| strs(o).filter_map(|s| v::outcome(s).ok()).collect()).unwrap_or_default()
+}
+
+/// Builds the model from a linted document. `dir` resolves zone `file:`s.
+pub(super) fn build(doc: &Doc, path: &Path) -> Scenario {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let networks: Vec<Network> = doc
+        .networks
+        .iter()
+        .flat_map(|e| e.0.iter())
+        .map(|(n, s)| Network { name: n.value.clone(), subnets: strs(s).filter_map(|s| v::subnet(s).ok()).collect() })
+        .collect();
+    let mut nodes = Vec::new();
+    for (name, n) in doc.nodes.iter().flat_map(|e| e.0.iter()) {
+        let interfaces = n
+            .interfaces
+            .iter()
+            .flat_map(|i| i.0.iter())
+            .map(|(net, a)| (net.value.clone(), strs(a).filter_map(|a| v::addr(a).ok()).collect()))
+            .collect();
+        let firewall = n
+            .firewall
+            .iter()
+            .flat_map(|f| f.0.iter())
+            .map(|(rn, r)| {
+                let protos = match &r.proto {
+                    Some(p) => strs(p).filter_map(|p| v::transport(p).ok()).map(|t| if t == Transport::Udp { L4::Udp } else { L4::Tcp }).collect(),
+                    None => vec![L4::Udp, L4::Tcp],
+                };
+                Filter {
+                    name: rn.value.clone(),
+                    protos,
+                    dport: r.dport.as_ref().and_then(|p| v::ports(p).ok()),
+                    sport: r.sport.as_ref().and_then(|p| v::ports(p).ok()),
+                    except_sport: r.except_sport.iter().flat_map(|e| strs(e)).filter_map(|p| v::ports(p).ok()).map(|p| p.lo).collect(),
+                    action: match r.action.value.as_str() {
+                        "drop" => Action::Drop,
+                        "reject" => Action::Reject,
+                        _ => Action::Accept,
+                    },
+                }
+            })
+            .collect();
+        nodes.push(Node {
+            name: name.value.clone(),
+            interfaces,
+            server: n.server.as_ref().map(|s| Server {
+                hostname: v::name(&s.name).expect("linted"),
+                zones: s.zones.iter().filter_map(|z| v::name(z).ok()).collect(),
+            }),
+            resolver: n.resolver.as_ref().map(|r| Resolver {
+                source_ports: r.source_ports.as_ref().and_then(|p| v::ports(p).ok()),
+                kinds: r.kinds.iter().flatten().filter_map(|k| Kind::parse(k)).collect(),
+            }),
+            firewall,
+            nat: n.nat.as_ref().map(|nat| Nat { outside: nat.outside.value.clone(), source_ports: nat.source_ports.as_ref().and_then(|p| v::ports(p).ok()) }),
+        });
+    }
+
+    // Zones: what the user wrote, plus an empty zone for anything served but not written.
+    let mut texts: BTreeMap<Name, Vec<hickory_proto::rr::Record>> = BTreeMap::new();
+    for (z, src) in doc.zones.iter().flat_map(|e| e.0.iter()) {
+        let origin = v::name(z).expect("linted");
+        let records = match src {
+            Some(src) => {
+                let (text, _, _) = super::zone_text(src, dir).expect("linted");
+                zone::parse(&origin, &text).expect("linted")
+            }
+            None => vec![],
+        };
+        texts.insert(origin, records);
+    }
+    let servers: Vec<ServerInfo> = nodes
+        .iter()
+        .filter_map(|n| {
+            n.server.as_ref().map(|s| ServerInfo {
+                hostname: s.hostname.clone(),
+                addrs: n.interfaces.iter().flat_map(|(_, a)| a.iter().copied()).collect(),
+                zones: s.zones.clone(),
+            })
+        })
+        .collect();
+    for s in &servers {
+        for z in &s.zones {
+            texts.entry(z.clone()).or_default();
+        }
+    }
+    let zones = zone::derive(texts, &servers);
+
+    let resolvers: Vec<String> = nodes.iter().filter(|n| n.resolver.is_some()).map(|n| n.name.clone()).collect();
+    let mut queries = Vec::new();
+    for q in doc.queries.iter().flatten().map(|q| &q.value) {
+        let via: Vec<String> = q.via.as_ref().map_or(resolvers.clone(), |v| strs(v).map(String::from).collect());
+        for ask in strs(&q.ask) {
+            let (name, qtype) = v::ask(ask).expect("linted");
+            for r in &via {
+                queries.push(Query {
+                    from: Ctx::from_node(&q.from).to_string(),
+                    via: r.clone(),
+                    name: name.to_string(),
+                    qtype: qtype.to_string(),
+                    timeout: q.timeout.as_ref().and_then(|t| v::duration(t).ok()).unwrap_or(QUERY_TIMEOUT),
+                    expect: expected(&q.expect, r),
+                });
+            }
+        }
+    }
+
+    let mut probes = Vec::new();
+    for p in doc.probes.iter().flatten().map(|p| &p.value) {
+        let target = v::name(&p.server).ok();
+        let server = nodes
+            .iter()
+            .find(|n| n.server.as_ref().is_some_and(|s| Some(&s.hostname) == target.as_ref()) || (n.name == p.server.value && n.server.is_some()))
+            .expect("linted");
+        let transports: Vec<Transport> = p.transport.as_ref().map_or(vec![Transport::Udp], |t| strs(t).filter_map(|t| v::transport(t).ok()).collect());
+        let ports: Vec<&str> = p.source_ports.as_ref().map_or(vec!["random"], |s| strs(s).collect());
+        for ask in strs(&p.ask) {
+            let (name, qtype) = v::ask(ask).expect("linted");
+            for &t in &transports {
+                for port in &ports {
+                    let source = p.source.as_ref().and_then(|s| v::addr(s).ok());
+                    let hostname = server.server.as_ref().expect("a server").hostname.to_string();
+                    probes.push(Probe {
+                        from: Ctx::from_node(&p.from).to_string(),
+                        server: hostname.trim_end_matches('.').to_string(),
+                        server_node: server.name.clone(),
+                        server_addr: server.interfaces.iter().flat_map(|(_, a)| a.iter().copied()).next().expect("linted: connected"),
+                        name: name.to_string(),
+                        qtype: qtype.to_string(),
+                        transport: t,
+                        source,
+                        source_port: v::port_spec(port).expect("linted"),
+                        timeout: p.timeout.as_ref().and_then(|t| v::duration(t).ok()).unwrap_or(PROBE_TIMEOUT),
+                        expect: expected(&p.expect, port),
+                    });
+                }
+            }
+        }
+    }
+
+    Scenario {
+        name: doc.name.value.clone(),
+        description: doc.description.clone().unwrap_or_default().trim_end().to_string(),
+        path: path.to_path_buf(),
+        networks,
+        nodes,
+        zones,
+        queries,
+        probes,
+    }
+}
+
+impl Scenario {
+    pub fn node(&self, name: &str) -> Option<&Node> {
+        self.nodes.iter().find(|n| n.name == name)
+    }
+
+    pub fn resolvers(&self) -> impl Iterator<Item = &Node> {
+        self.nodes.iter().filter(|n| n.resolver.is_some())
+    }
+
+    pub fn servers(&self) -> impl Iterator<Item = (&Node, &Server)> {
+        self.nodes.iter().filter_map(|n| n.server.as_ref().map(|s| (n, s)))
+    }
+
+    /// The addresses of the servers for the root zone: the resolvers' hints.
+    pub fn root_hints(&self) -> Vec<(Name, IpAddr)> {
+        self.servers()
+            .filter(|(_, s)| s.zones.iter().any(|z| z.is_root()))
+            .flat_map(|(n, s)| n.interfaces.iter().flat_map(|(_, a)| a.iter().map(|a| (s.hostname.clone(), *a))))
+            .collect()
+    }
+
+    /// The server host name that owns `addr`, for reports.
+    pub fn host_of(&self, addr: IpAddr) -> Option<String> {
+        self.servers()
+            .find(|(n, _)| n.interfaces.iter().any(|(_, a)| a.contains(&addr)))
+            .map(|(_, s)| s.hostname.to_string().trim_end_matches('.').to_string())
+    }
+
+    /// The network this scenario describes, for [`lab::Lab::up`]. Resolver
+    /// port ranges that need the kernel's help are applied per `kind`.
+    pub fn topology(&self, port_sysctl: impl Fn(&Node) -> Option<Ports>) -> Result<Topology, lab::Error> {
+        let mut b = Topology::builder();
+        for n in &self.networks {
+            b.segment(&n.name, &n.subnets);
+        }
+        for n in &self.nodes {
+            let d = b.node(&n.name);
+            for (net, addrs) in &n.interfaces {
+                d.iface(net, addrs);
+            }
+            for f in &n.firewall {
+                d.filter(f.clone());
+            }
+            if let Some(nat) = &n.nat {
+                let to = n.interfaces.iter().find(|(net, _)| net == &nat.outside).and_then(|(_, a)| a.first().copied()).expect("linted");
+                d.snat(Snat { out_iface: nat.outside.clone(), to, ports: nat.source_ports });
+            }
+            if let Some(p) = port_sysctl(n) {
+                d.local_ports(p.lo, p.hi);
+            }
+        }
+        b.build()
+    }
+
+    pub fn address(&self, node: &str) -> Option<IpAddr> {
+        self.node(node)?.interfaces.iter().flat_map(|(_, a)| a.iter().copied()).next()
+    }
+}

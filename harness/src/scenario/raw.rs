@@ -1,0 +1,322 @@
+//! The raw layer: exactly what the YAML says, with positions, and nothing
+//! checked beyond shape. `deny_unknown_fields` is enforced by our YAML
+//! deserializer for every key at once (see `yaml.rs`). `lint.rs` checks it
+//! and `model.rs` turns it into a [`super::Scenario`].
+
+use serde::de::{self, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
+use std::fmt;
+
+use super::yaml::Spanned;
+
+pub type S = Spanned<String>;
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct Doc {
+    pub name: S,
+    pub description: Option<String>,
+    /// network name -> subnet(s)
+    pub networks: Option<Entries<OneOrMany>>,
+    pub nodes: Option<Entries<Node>>,
+    /// zone origin -> zone text, `{file: ...}`, or nothing (generated)
+    pub zones: Option<Entries<Option<ZoneSource>>>,
+    pub queries: Option<List<Spanned<Query>>>,
+    pub probes: Option<List<Spanned<Probe>>>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct Node {
+    /// network name -> address(es) on it
+    pub interfaces: Option<Entries<OneOrMany>>,
+    pub server: Option<Spanned<Server>>,
+    pub resolver: Option<Spanned<Resolver>>,
+    /// counter name -> rule
+    pub firewall: Option<Entries<FirewallRule>>,
+    pub nat: Option<Spanned<Nat>>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct Server {
+    /// The server's host name, e.g. `ns1.msft.net`.
+    pub name: S,
+    pub zones: Vec<S>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct Resolver {
+    pub source_ports: Option<S>,
+    pub kinds: Option<Vec<S>>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct FirewallRule {
+    pub proto: Option<OneOrMany>,
+    pub dport: Option<S>,
+    pub sport: Option<S>,
+    pub except_sport: Option<OneOrMany>,
+    pub action: S,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct Nat {
+    pub outside: S,
+    pub source_ports: Option<S>,
+}
+
+#[derive(Debug)]
+pub enum ZoneSource {
+    Text(S),
+    File(S),
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct Query {
+    /// `NAME TYPE`, or a list of them.
+    pub ask: OneOrMany,
+    pub from: Option<S>,
+    /// resolver node names; default: every resolver
+    pub via: Option<OneOrMany>,
+    pub timeout: Option<S>,
+    pub expect: Option<Expect>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct Probe {
+    pub ask: OneOrMany,
+    pub from: Option<S>,
+    /// a server host name (`ns1.msft.net`) or node name
+    pub server: S,
+    pub transport: Option<OneOrMany>,
+    pub source: Option<S>,
+    pub source_ports: Option<OneOrMany>,
+    pub timeout: Option<S>,
+    pub expect: Option<Expect>,
+}
+
+/// `expect: NOERROR`, `expect: [SERVFAIL, timeout]`, or per key
+/// (resolver node, or source port of a probe): `{53: NOERROR, 1000: timeout}`.
+#[derive(Debug)]
+pub enum Expect {
+    All(OneOrMany),
+    Each(Vec<(S, OneOrMany)>),
+}
+
+/// A list whose bad items are reported and skipped, not fatal.
+#[derive(Debug)]
+pub struct List<T>(pub Vec<T>);
+
+impl<'a, T> IntoIterator for &'a List<T> {
+    type Item = &'a T;
+    type IntoIter = std::slice::Iter<'a, T>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
+}
+
+struct Lenient<T>(std::marker::PhantomData<T>);
+
+impl<'de, T: Deserialize<'de>> de::DeserializeSeed<'de> for Lenient<T> {
+    type Value = Option<T>;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Option<T>, D::Error> {
+        Ok(super::yaml::lenient(d))
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for List<T> {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
+            type Value = List<T>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a list")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut s: A) -> Result<Self::Value, A::Error> {
+                let mut out = Vec::new();
+                while let Some(item) = s.next_element_seed(Lenient::<T>(Default::default()))? {
+                    out.extend(item);
+                }
+                Ok(List(out))
+            }
+        }
+        d.deserialize_seq(V(Default::default()))
+    }
+}
+
+/// A scalar or a list of scalars, each with its position.
+#[derive(Debug, Default)]
+pub struct OneOrMany(pub Vec<S>);
+
+/// A mapping whose keys keep their positions and their order, duplicates
+/// included, so that lints can point at a duplicate name.
+#[derive(Debug)]
+pub struct Entries<T>(pub Vec<(S, T)>);
+
+impl<T> Default for Entries<T> {
+    fn default() -> Self {
+        Entries(Vec::new())
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Entries<T> {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
+            type Value = Entries<T>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a mapping")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<Self::Value, A::Error> {
+                let mut out = Vec::new();
+                while let Some(k) = m.next_key::<S>()? {
+                    if let Some(v) = m.next_value_seed(Lenient::<T>(Default::default()))? {
+                        out.push((k, v));
+                    }
+                }
+                Ok(Entries(out))
+            }
+        }
+        d.deserialize_map(V(Default::default()))
+    }
+}
+
+impl<'de> Deserialize<'de> for OneOrMany {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s: Spanned<StrOrSeq> = Spanned::deserialize(d)?;
+        Ok(OneOrMany(match s.value {
+            StrOrSeq::Str(v) => vec![Spanned { pos: s.pos, value: v }],
+            StrOrSeq::Seq(v) => v,
+        }))
+    }
+}
+
+enum StrOrSeq {
+    Str(String),
+    Seq(Vec<S>),
+}
+
+impl<'de> Deserialize<'de> for StrOrSeq {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = StrOrSeq;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a value or a list of values")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<StrOrSeq, E> {
+                Ok(StrOrSeq::Str(v.to_string()))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<StrOrSeq, E> {
+                Ok(StrOrSeq::Str(v.to_string()))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<StrOrSeq, E> {
+                Ok(StrOrSeq::Str(v.to_string()))
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<StrOrSeq, E> {
+                Ok(StrOrSeq::Str(v.to_string()))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut s: A) -> Result<StrOrSeq, A::Error> {
+                let mut out = Vec::new();
+                while let Some(x) = s.next_element::<S>()? {
+                    out.push(x);
+                }
+                Ok(StrOrSeq::Seq(out))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl<'de> Deserialize<'de> for ZoneSource {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s: Spanned<StrOrMap> = Spanned::deserialize(d)?;
+        Ok(match s.value {
+            StrOrMap::Str(t) => ZoneSource::Text(Spanned { pos: s.pos, value: t }),
+            StrOrMap::File(f) => ZoneSource::File(f),
+        })
+    }
+}
+
+enum StrOrMap {
+    Str(String),
+    File(S),
+}
+
+impl<'de> Deserialize<'de> for StrOrMap {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = StrOrMap;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("zone-file text, or `file: PATH`")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<StrOrMap, E> {
+                Ok(StrOrMap::Str(v.to_string()))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<StrOrMap, A::Error> {
+                let mut file = None;
+                while let Some(k) = m.next_key::<String>()? {
+                    if k != "file" {
+                        return Err(de::Error::unknown_field(&k, &["file"]));
+                    }
+                    file = Some(m.next_value::<S>()?);
+                }
+                file.map(StrOrMap::File).ok_or_else(|| de::Error::missing_field("file"))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl<'de> Deserialize<'de> for Expect {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s: Spanned<MapOrOutcomes> = Spanned::deserialize(d)?;
+        Ok(match s.value {
+            MapOrOutcomes::Map(e) => e,
+            MapOrOutcomes::Outcomes(StrOrSeq::Str(v)) => Expect::All(OneOrMany(vec![Spanned { pos: s.pos, value: v }])),
+            MapOrOutcomes::Outcomes(StrOrSeq::Seq(v)) => Expect::All(OneOrMany(v)),
+        })
+    }
+}
+
+enum MapOrOutcomes {
+    Map(Expect),
+    Outcomes(StrOrSeq),
+}
+
+impl<'de> Deserialize<'de> for MapOrOutcomes {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = MapOrOutcomes;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an outcome (NOERROR, SERVFAIL, timeout, ...), a list of them, or a mapping")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(MapOrOutcomes::Outcomes(StrOrSeq::Str(v.to_string())))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut s: A) -> Result<Self::Value, A::Error> {
+                let mut out = Vec::new();
+                while let Some(x) = s.next_element::<S>()? {
+                    out.push(x);
+                }
+                Ok(MapOrOutcomes::Outcomes(StrOrSeq::Seq(out)))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<Self::Value, A::Error> {
+                let mut out = Vec::new();
+                while let Some(k) = m.next_key::<S>()? {
+                    out.push((k, m.next_value()?));
+                }
+                Ok(MapOrOutcomes::Map(Expect::Each(out)))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}

@@ -1,0 +1,183 @@
+//! Parsers for the small value languages inside a scenario: addresses, port
+//! ranges, `NAME TYPE`, outcomes, durations. Lints and the model share them,
+//! so a value the lints accept is exactly a value the model can build.
+
+use std::net::IpAddr;
+use std::str::FromStr;
+use std::time::Duration;
+
+use hickory_proto::rr::{Name, RecordType};
+use ipnet::IpNet;
+use lab::Ports;
+use serde::{Deserialize, Serialize};
+
+/// A lab address: parseable and inside the closed world.
+pub fn addr(s: &str) -> Result<IpAddr, String> {
+    let a: IpAddr = s.parse().map_err(|_| format!("`{s}` is not an IP address"))?;
+    if !lab::topology::allowed(a) {
+        return Err(format!("{a} is outside the lab's address space ({})", lab::topology::ALLOWED.join(", ")));
+    }
+    Ok(a)
+}
+
+pub fn subnet(s: &str) -> Result<IpNet, String> {
+    let n: IpNet = s.parse().map_err(|_| format!("`{s}` is not a subnet (like 203.0.113.0/24)"))?;
+    if n.trunc() != n {
+        return Err(format!("`{s}` has host bits set; did you mean {}?", n.trunc()));
+    }
+    if !lab::topology::allowed(n.network()) || !lab::topology::allowed(n.broadcast()) {
+        return Err(format!("{n} is outside the lab's address space ({})", lab::topology::ALLOWED.join(", ")));
+    }
+    Ok(n)
+}
+
+/// `N` or `LO-HI`, within 1..=65535.
+pub fn ports(s: &str) -> Result<Ports, String> {
+    let bad = || format!("`{s}` is not a port or port range (like 53 or 600-1023) within 1-65535");
+    let (lo, hi) = match s.split_once('-') {
+        Some((a, b)) => (a.trim().parse::<u32>().map_err(|_| bad())?, b.trim().parse::<u32>().map_err(|_| bad())?),
+        None => {
+            let p = s.trim().parse::<u32>().map_err(|_| bad())?;
+            (p, p)
+        }
+    };
+    if lo == 0 || hi > 65535 || lo > hi {
+        return Err(bad());
+    }
+    Ok(Ports { lo: lo as u16, hi: hi as u16 })
+}
+
+/// A probe's source port: exact, a range, or `random` (the kernel picks
+/// from the node's ephemeral range, as plain `dig` does).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PortSpec {
+    Exact(u16),
+    Range(Ports),
+    Random,
+}
+
+pub fn port_spec(s: &str) -> Result<PortSpec, String> {
+    if s == "random" {
+        return Ok(PortSpec::Random);
+    }
+    let p = ports(s).map_err(|e| format!("{e}, or `random`"))?;
+    Ok(if p.lo == p.hi { PortSpec::Exact(p.lo) } else { PortSpec::Range(p) })
+}
+
+impl std::fmt::Display for PortSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PortSpec::Exact(p) => write!(f, "{p}"),
+            PortSpec::Range(r) => write!(f, "{r}"),
+            PortSpec::Random => f.write_str("random"),
+        }
+    }
+}
+
+/// A domain name, made absolute: `live.com` and `live.com.` are the same.
+pub fn name(s: &str) -> Result<Name, String> {
+    if s.is_empty() || s.contains(char::is_whitespace) {
+        return Err(format!("`{s}` is not a domain name"));
+    }
+    let mut n = Name::from_ascii(s).map_err(|e| format!("`{s}` is not a domain name: {e}"))?;
+    n.set_fqdn(true);
+    Ok(n)
+}
+
+/// `live.com A`: a name and a record type.
+pub fn ask(s: &str) -> Result<(Name, RecordType), String> {
+    let mut parts = s.split_whitespace();
+    let (Some(n), Some(t), None) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(format!("`{s}` should be `NAME TYPE`, like `live.com MX`"));
+    };
+    let qtype = RecordType::from_str(&t.to_ascii_uppercase()).map_err(|_| format!("`{t}` is not a record type"))?;
+    if matches!(qtype, RecordType::Unknown(_)) {
+        return Err(format!("`{t}` is not a record type"));
+    }
+    Ok((name(n)?, qtype))
+}
+
+/// What a query can end in: a response code, or no answer at all.
+pub const OUTCOMES: [&str; 7] = ["NOERROR", "NXDOMAIN", "SERVFAIL", "REFUSED", "FORMERR", "NOTIMP", "TIMEOUT"];
+
+pub fn outcome(s: &str) -> Result<String, String> {
+    let up = s.to_ascii_uppercase();
+    if OUTCOMES.contains(&up.as_str()) {
+        Ok(up)
+    } else {
+        Err(format!("`{s}` is not an outcome; expected one of {}", OUTCOMES.join(", ").to_lowercase().replace("noerror", "NOERROR")))
+    }
+}
+
+/// `500ms`, `2s`, `1.5s`
+pub fn duration(s: &str) -> Result<Duration, String> {
+    let bad = || format!("`{s}` is not a duration (like 500ms or 2s)");
+    let (num, mult) = if let Some(n) = s.strip_suffix("ms") {
+        (n, 0.001)
+    } else if let Some(n) = s.strip_suffix('s') {
+        (n, 1.0)
+    } else {
+        return Err(bad());
+    };
+    let v: f64 = num.trim().parse().map_err(|_| bad())?;
+    if !(0.0..=600.0).contains(&(v * mult)) || v * mult == 0.0 {
+        return Err(format!("`{s}` must be more than 0 and at most 600s"));
+    }
+    Ok(Duration::from_secs_f64(v * mult))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Transport {
+    Udp,
+    Tcp,
+}
+
+pub fn transport(s: &str) -> Result<Transport, String> {
+    match s {
+        "udp" => Ok(Transport::Udp),
+        "tcp" => Ok(Transport::Tcp),
+        _ => Err(format!("`{s}` is not a transport; expected udp or tcp")),
+    }
+}
+
+impl std::fmt::Display for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Transport::Udp => "udp",
+            Transport::Tcp => "tcp",
+        })
+    }
+}
+
+/// Node, network and counter names: they become interface names and appear
+/// in commands, so keep them plain.
+pub fn ident(s: &str, max: usize) -> Result<(), String> {
+    let ok = !s.is_empty()
+        && s.len() <= max
+        && s.starts_with(|c: char| c.is_ascii_lowercase())
+        && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("`{s}` must be 1-{max} characters of a-z, 0-9 and `-`, starting with a letter"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values() {
+        assert_eq!(ports("600-1023").unwrap(), Ports { lo: 600, hi: 1023 });
+        assert!(ports("0-10").is_err() && ports("70000").is_err() && ports("9-3").is_err());
+        assert_eq!(port_spec("random").unwrap(), PortSpec::Random);
+        assert!(addr("10.0.0.1").is_err() && addr("203.0.113.7").is_ok() && addr("2001:db8::1").is_ok());
+        assert_eq!(ask("live.com mx").unwrap().1, RecordType::MX);
+        assert!(ask("live.com").is_err() && ask("live.com BOGUS").is_err());
+        assert_eq!(duration("1.5s").unwrap(), Duration::from_millis(1500));
+        assert_eq!(outcome("timeout").unwrap(), "TIMEOUT");
+    }
+}

@@ -1,0 +1,271 @@
+//! Zones: RFC 1035 master-file text in, records out, plus everything a user
+//! should never type twice. Apex NS records, delegations in parent zones,
+//! glue and the servers' own address records are derived from which server
+//! serves which zone.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+use hickory_proto::rr::rdata::{A, AAAA, NS, SOA};
+use hickory_proto::rr::{Name, RData, Record, RecordType};
+use hickory_proto::serialize::txt::{LexerError, ParseError, Parser};
+
+/// A zone as served: its origin and every record in it, in a stable order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Zone {
+    pub origin: Name,
+    pub records: Vec<Record>,
+}
+
+/// A server as far as zones care: its host name, addresses and zones.
+#[derive(Debug, Clone)]
+pub struct ServerInfo {
+    pub hostname: Name,
+    pub addrs: Vec<IpAddr>,
+    pub zones: Vec<Name>,
+}
+
+/// One zone-file error, with the 1-based line in the zone text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ZoneError {
+    pub line: usize,
+    pub message: String,
+}
+
+/// Splits zone text into entries (one record or directive, parentheses
+/// joined), each with the line it starts on.
+fn entries(text: &str) -> Vec<(usize, String)> {
+    let mut out: Vec<(usize, String)> = Vec::new();
+    let mut depth = 0i32;
+    for (i, line) in text.lines().enumerate() {
+        let (mut code, mut quoted, mut delta) = (String::new(), false, 0);
+        for c in line.chars() {
+            match c {
+                '"' => quoted = !quoted,
+                ';' if !quoted => break,
+                '(' if !quoted => delta += 1,
+                ')' if !quoted => delta -= 1,
+                _ => {}
+            }
+            code.push(c);
+        }
+        match out.last_mut() {
+            // A line continues the previous entry while parentheses are open.
+            Some(last) if depth > 0 => {
+                last.1.push('\n');
+                last.1.push_str(&code);
+            }
+            _ if !code.trim().is_empty() => out.push((i + 1, code)),
+            _ => {}
+        }
+        depth += delta;
+    }
+    out
+}
+
+fn describe(e: &ParseError) -> String {
+    e.to_string()
+}
+
+/// Parses zone text for `origin`. Every bad entry is reported with its line,
+/// not just the first: the bad entry is dropped and the rest parsed again.
+pub fn parse(origin: &Name, text: &str) -> Result<Vec<Record>, Vec<ZoneError>> {
+    let mut items = entries(text);
+    let mut errors = Vec::new();
+    loop {
+        let joined: String = items.iter().map(|(_, t)| t.as_str()).collect::<Vec<_>>().join("\n");
+        match Parser::new(joined, None, Some(origin.clone())).parse() {
+            Ok((_, sets)) => {
+                if !errors.is_empty() {
+                    return Err(errors);
+                }
+                let mut records: Vec<Record> = sets.values().flat_map(|s| s.records_without_rrsigs().cloned()).collect();
+                for r in &records {
+                    if !origin.zone_of(&r.name) {
+                        return Err(vec![ZoneError { line: 0, message: format!("{} is outside the zone {origin}", r.name) }]);
+                    }
+                }
+                sort(&mut records);
+                return Ok(records);
+            }
+            Err(whole) => {
+                // Find the first entry whose prefix fails; an unclosed list at
+                // the very end counts as the entry itself failing.
+                let bad = (1..=items.len()).find(|&k| {
+                    let prefix: String = items[..k].iter().map(|(_, t)| t.as_str()).collect::<Vec<_>>().join("\n");
+                    match Parser::new(prefix, None, Some(origin.clone())).parse() {
+                        Ok(_) => false,
+                        Err(ParseError::Lexer(LexerError::UnclosedList)) => k == items.len(),
+                        Err(_) => true,
+                    }
+                });
+                match bad {
+                    Some(k) => {
+                        let prefix: String = items[..k].iter().map(|(_, t)| t.as_str()).collect::<Vec<_>>().join("\n");
+                        let msg = Parser::new(prefix, None, Some(origin.clone())).parse().err().map(|e| describe(&e)).unwrap_or_default();
+                        errors.push(ZoneError { line: items[k - 1].0, message: msg });
+                        items.remove(k - 1);
+                    }
+                    None => {
+                        errors.push(ZoneError { line: items.last().map_or(1, |l| l.0), message: describe(&whole) });
+                        return Err(errors);
+                    }
+                }
+                if errors.len() >= 20 {
+                    return Err(errors);
+                }
+            }
+        }
+    }
+}
+
+/// Canonical order: by name (DNS order), type, then text.
+pub fn sort(records: &mut Vec<Record>) {
+    let key = |r: &Record| (r.name.clone(), u16::from(r.record_type()), r.data.to_string());
+    records.sort_by_key(key);
+    records.dedup_by(|a, b| key(a) == key(b));
+}
+
+const TTL: u32 = 3600;
+
+fn has(records: &[Record], name: &Name, t: RecordType) -> bool {
+    records.iter().any(|r| &r.name == name && r.record_type() == t)
+}
+
+fn addr_records(name: &Name, addrs: &[IpAddr]) -> Vec<Record> {
+    addrs
+        .iter()
+        .map(|a| match a {
+            IpAddr::V4(v4) => Record::from_rdata(name.clone(), TTL, RData::A(A(*v4))),
+            IpAddr::V6(v6) => Record::from_rdata(name.clone(), TTL, RData::AAAA(AAAA(*v6))),
+        })
+        .collect()
+}
+
+/// The mailbox a generated SOA names: hostmaster in the zone itself, or for
+/// the root, in the domain of its first server.
+fn default_rname(origin: &Name, first_ns: &Name) -> Name {
+    let domain = if origin.is_root() { first_ns.base_name() } else { origin.clone() };
+    Name::from_ascii("hostmaster").expect("label").append_domain(&domain).expect("short enough")
+}
+
+/// Completes every zone: SOA if missing, apex NS from its servers, the
+/// servers' own addresses, and in each parent the delegation NS and glue.
+pub fn derive(mut zones: BTreeMap<Name, Vec<Record>>, servers: &[ServerInfo]) -> Vec<Zone> {
+    let ns_of = |z: &Name| -> Vec<Name> {
+        let mut v: Vec<Name> = servers.iter().filter(|s| s.zones.contains(z)).map(|s| s.hostname.clone()).collect();
+        v.sort();
+        v
+    };
+    let origins: Vec<Name> = zones.keys().cloned().collect();
+    for origin in &origins {
+        let hosts = ns_of(origin);
+        let records = zones.get_mut(origin).expect("key");
+        if !has(records, origin, RecordType::SOA) {
+            let mname = hosts.first().cloned().unwrap_or_else(Name::root);
+            let soa = SOA::new(mname.clone(), default_rname(origin, &mname), 1, 3600, 600, 86400, 300);
+            records.push(Record::from_rdata(origin.clone(), TTL, RData::SOA(soa)));
+        }
+        if !has(records, origin, RecordType::NS) {
+            records.extend(hosts.iter().map(|h| Record::from_rdata(origin.clone(), TTL, RData::NS(NS(h.clone())))));
+        }
+    }
+    // The zone that holds a name's data: the deepest zone containing it.
+    let home = |name: &Name| origins.iter().filter(|o| o.zone_of(name)).max_by_key(|o| o.num_labels()).cloned();
+    for s in servers {
+        if let Some(z) = home(&s.hostname) {
+            let records = zones.get_mut(&z).expect("key");
+            if !has(records, &s.hostname, RecordType::A) && !has(records, &s.hostname, RecordType::AAAA) {
+                records.extend(addr_records(&s.hostname, &s.addrs));
+            }
+        }
+    }
+    for child in &origins {
+        if child.is_root() {
+            continue;
+        }
+        let Some(parent) = home(&child.base_name()) else { continue };
+        let child_ns: Vec<Name> = zones[child]
+            .iter()
+            .filter(|r| &r.name == child)
+            .filter_map(|r| match &r.data {
+                RData::NS(NS(n)) => Some(n.clone()),
+                _ => None,
+            })
+            .collect();
+        let records = zones.get_mut(&parent).expect("key");
+        if has(records, child, RecordType::NS) {
+            continue; // the user wrote the delegation; theirs wins
+        }
+        for h in &child_ns {
+            records.push(Record::from_rdata(child.clone(), TTL, RData::NS(NS(h.clone()))));
+            // Glue: only for names inside the parent; anything else must be
+            // looked up, as live.com's parent `com.` does for ns1.msft.net.
+            if parent.zone_of(h) && !has(records, h, RecordType::A) && !has(records, h, RecordType::AAAA) {
+                if let Some(s) = servers.iter().find(|s| &s.hostname == h) {
+                    records.extend(addr_records(h, &s.addrs));
+                }
+            }
+        }
+    }
+    zones
+        .into_iter()
+        .map(|(origin, mut records)| {
+            sort(&mut records);
+            Zone { origin, records }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn n(s: &str) -> Name {
+        Name::from_ascii(s).unwrap()
+    }
+
+    /// The seed's localhost zone, verbatim.
+    const SEED_LOCALHOST: &str = "$TTL 86400 ; 24 hours could have been written as 24h or 1d\n$ORIGIN localhost.\n@  1D  IN    SOA @ hostmaster (\n             0 ; serial\n             12h  ; refresh\n             15m  ; retry \n             1w ; expiry\n             3h ; minimum\n     )\n@  1D  IN  NS @ ; localhost is the name server\n   1D  IN  A  127.0.0.1 ; always returns the loop-back address\n";
+
+    #[test]
+    fn multi_line_soa_with_comments() {
+        let text = "$ORIGIN localhost.\n$TTL 1d\nlocalhost.    IN    SOA localhost. hostmaster.localhost. (\n             2007040800 ; serial\n             3H ; refresh\n             15M ; retry\n             1w ; expire\n             3h ; minimum\n     )\nlocalhost.     IN  NS localhost. ; localhost is the name server\nlocalhost.     IN  A  127.0.0.1 ; the loop-back address\n";
+        let r = parse(&n("localhost."), text).unwrap();
+        assert_eq!(r.len(), 3);
+        let soa = r.iter().find(|r| r.record_type() == RecordType::SOA).unwrap();
+        assert!(soa.data.to_string().contains("2007040800"), "{}", soa.data);
+        let _ = SEED_LOCALHOST;
+    }
+
+    #[test]
+    fn every_error_with_its_line() {
+        let text = "$ORIGIN example.com.\n$TTL 300\n@ IN SOA ns1 hostmaster ( 1 2 3 4 5 )\nwww IN A 999.1.1.1\nok IN A 192.0.2.1\nmail IN BOGUS foo\n";
+        let e = parse(&n("example.com."), text).unwrap_err();
+        let lines: Vec<usize> = e.iter().map(|e| e.line).collect();
+        assert_eq!(lines, vec![4, 6], "{e:?}");
+    }
+
+    #[test]
+    fn delegations_and_glue_are_derived() {
+        let mut zones = BTreeMap::new();
+        for z in [".", "com.", "net.", "live.com.", "msft.net."] {
+            zones.insert(n(z), vec![]);
+        }
+        let s = |h: &str, a: &str, zs: &[&str]| ServerInfo { hostname: n(h), addrs: vec![a.parse().unwrap()], zones: zs.iter().map(|z| n(z)).collect() };
+        let servers = [
+            s("a.root-servers.net.", "203.0.113.1", &["."]),
+            s("a.gtld-servers.net.", "203.0.113.2", &["com.", "net."]),
+            s("ns1.msft.net.", "198.51.100.2", &["live.com.", "msft.net."]),
+        ];
+        let zs = derive(zones, &servers);
+        let text = |o: &str| zs.iter().find(|z| z.origin == n(o)).unwrap().records.iter().map(|r| r.to_string()).collect::<Vec<_>>().join("\n");
+        let com = text("com.");
+        assert!(com.contains("live.com. 3600 IN NS ns1.msft.net."), "{com}");
+        assert!(!com.contains("198.51.100.2"), "no glue for an out-of-zone name: {com}");
+        let net = text("net.");
+        assert!(net.contains("msft.net. 3600 IN NS ns1.msft.net.") && net.contains("ns1.msft.net. 3600 IN A 198.51.100.2"), "{net}");
+        assert!(text(".").contains("a.gtld-servers.net. 3600 IN A 203.0.113.2"));
+        assert!(text("msft.net.").contains("ns1.msft.net. 3600 IN A 198.51.100.2"));
+    }
+}

@@ -1,0 +1,76 @@
+//! Links, addresses and routes over rtnetlink, in process. Each namespace
+//! gets its own netlink socket, opened while a setup thread is inside it; the
+//! socket stays bound to that namespace, so one runtime drives them all.
+
+use std::net::IpAddr;
+use std::os::fd::RawFd;
+
+use futures::TryStreamExt;
+use ipnet::IpNet;
+use rtnetlink::packet_route::address::AddressHeaderFlags;
+use rtnetlink::packet_route::link::{InfoData, InfoVeth};
+use rtnetlink::{Handle, LinkBridge, LinkUnspec, LinkVeth, RouteMessageBuilder};
+
+use crate::error::{Error, Result};
+use crate::topology::Route;
+
+/// Name of the bridge inside a segment's hidden switch namespace.
+pub const BRIDGE: &str = "br";
+
+/// `ip link set lo up`
+pub async fn lo_up(h: &Handle) -> Result<()> {
+    h.link().set(LinkUnspec::new_with_name("lo").up().build()).execute().await.map_err(Error::netlink("lo up"))
+}
+
+/// `ip link add br type bridge; ip link set br up`
+pub async fn bridge(h: &Handle) -> Result<()> {
+    h.link().add(LinkBridge::new(BRIDGE).build()).execute().await.map_err(Error::netlink("add bridge"))
+}
+
+/// `ip link add LOCAL [master br] up type veth peer name PEER netns FD`, in one request.
+pub async fn veth(h: &Handle, local: &str, peer: &str, peer_ns: RawFd, master: Option<u32>) -> Result<()> {
+    let peer_msg = LinkUnspec::new_with_name(peer).setns_by_fd(peer_ns).up().build();
+    let mut b = LinkVeth::new(local, peer).set_info_data(InfoData::Veth(InfoVeth::Peer(peer_msg))).up();
+    if let Some(m) = master {
+        b = b.controller(m);
+    }
+    h.link().add(b.build()).execute().await.map_err(Error::netlink(format!("add veth {local} <-> {peer}")))
+}
+
+/// `ip link show NAME` -> ifindex
+pub async fn index(h: &Handle, name: &str) -> Result<u32> {
+    let mut s = h.link().get().match_name(name).execute();
+    match s.try_next().await {
+        Ok(Some(m)) => Ok(m.header.index),
+        Ok(None) => Err(Error::Netlink { what: format!("no link {name}"), source: rtnetlink::Error::RequestFailed }),
+        Err(e) => Err(Error::netlink(format!("find link {name}"))(e)),
+    }
+}
+
+/// `ip link set NAME up` (the veth peer usually is already, this makes sure)
+pub async fn up(h: &Handle, idx: u32) -> Result<()> {
+    h.link().set(LinkUnspec::new_with_index(idx).up().build()).execute().await.map_err(Error::netlink("link up"))
+}
+
+/// `ip addr add ADDR/PREFIX dev IDX nodad`
+pub async fn address(h: &Handle, idx: u32, net: IpNet) -> Result<()> {
+    let mut r = h.address().add(idx, net.addr(), net.prefix_len());
+    r.message_mut().header.flags |= AddressHeaderFlags::Nodad;
+    r.execute().await.map_err(Error::netlink(format!("add address {net}")))
+}
+
+/// `ip route add DEST via GW`
+pub async fn route(h: &Handle, r: &Route) -> Result<()> {
+    let msg = match (r.dest.addr(), r.via) {
+        (IpAddr::V4(d), IpAddr::V4(g)) => RouteMessageBuilder::<std::net::Ipv4Addr>::new()
+            .destination_prefix(d, r.dest.prefix_len())
+            .gateway(g)
+            .build(),
+        (IpAddr::V6(d), IpAddr::V6(g)) => RouteMessageBuilder::<std::net::Ipv6Addr>::new()
+            .destination_prefix(d, r.dest.prefix_len())
+            .gateway(g)
+            .build(),
+        _ => unreachable!("routes are derived per address family"),
+    };
+    h.route().add(msg).execute().await.map_err(Error::netlink(format!("add route {} via {}", r.dest, r.via)))
+}

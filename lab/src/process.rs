@@ -1,0 +1,89 @@
+//! Processes and threads inside a node. A [`Process`] is killed when its
+//! guard drops, and keeps its node's namespace alive while it runs.
+
+use std::io;
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, ExitStatus};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::netns::{setns, Netns};
+
+/// A running process in a node; SIGKILLed and reaped on drop.
+#[must_use = "dropping the guard kills the process"]
+#[derive(Debug)]
+pub struct Process {
+    child: Child,
+    node: String,
+    _ns: Arc<Netns>,
+}
+
+/// Makes `cmd` start inside `ns` (`ip netns exec`, without the bind mount).
+pub fn enter_on_exec(cmd: &mut Command, ns: &Netns) {
+    let fd = ns.raw();
+    // SAFETY: setns is async-signal-safe; the fd stays open until exec.
+    unsafe {
+        cmd.pre_exec(move || setns(fd));
+    }
+}
+
+impl Process {
+    pub(crate) fn spawn(node: &str, ns: Arc<Netns>, cmd: &mut Command) -> io::Result<Process> {
+        enter_on_exec(cmd, &ns);
+        let child = cmd.spawn()?;
+        Ok(Process { child, node: node.to_string(), _ns: ns })
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn node(&self) -> &str {
+        &self.node
+    }
+
+    /// Has it exited on its own? (`None` while it runs)
+    pub fn try_wait(&mut self) -> io::Result<Option<ExitStatus>> {
+        self.child.try_wait()
+    }
+
+    /// SIGTERM, then SIGKILL after `grace`; returns how it ended.
+    pub fn stop(&mut self, grace: Duration) -> io::Result<ExitStatus> {
+        if let Some(s) = self.child.try_wait()? {
+            return Ok(s);
+        }
+        // SAFETY: signalling our own child, not yet reaped.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let end = Instant::now() + grace;
+        while Instant::now() < end {
+            if let Some(s) = self.child.try_wait()? {
+                return Ok(s);
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let _ = self.child.kill();
+        self.child.wait()
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs `f` on a new OS thread inside `ns`. The thread holds the namespace
+/// until it ends; sockets it opens stay in the namespace for their lifetime.
+pub fn spawn_thread<T: Send + 'static>(
+    name: String,
+    ns: Arc<Netns>,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> io::Result<std::thread::JoinHandle<io::Result<T>>> {
+    std::thread::Builder::new().name(name).spawn(move || {
+        ns.enter()?;
+        let out = f();
+        drop(ns);
+        Ok(out)
+    })
+}
