@@ -10,6 +10,13 @@
 //! - [`zone`] parses zone files and derives delegations and glue.
 //! - The `dnslab` binary (`src/main.rs`) is a thin CLI over these.
 
+pub mod authority;
+pub mod capture;
+pub mod dns;
+pub mod nameserver;
+pub mod outcome;
+pub mod probe;
 pub mod resolver;
+pub mod run;
 pub mod scenario;
 pub mod zone;

@@ -1,14 +1,7 @@
 fn main() {
     let p = std::env::args().nth(1).unwrap();
-    match harness::scenario::load(&harness::scenario::locate(&p)) {
-        Ok(s) => {
-            for z in &s.zones {
-                println!(";; {}", z.origin);
-                for r in &z.records { println!("{r}"); }
-            }
-            for q in &s.queries { println!("{q:?}"); }
-            for q in &s.probes { println!("{q:?}"); }
-        }
-        Err(d) => println!("{d}"),
-    }
+    let k = std::env::args().nth(2).unwrap_or("hickory".into());
+    let s = harness::scenario::load(&harness::scenario::locate(&p)).unwrap();
+    let o = harness::run::run(&s, harness::resolver::Kind::parse(&k).unwrap(), &()).unwrap();
+    println!("{}", serde_json::to_string_pretty(&o).unwrap());
 }

@@ -216,6 +216,16 @@ fn build(topo: Topology) -> Result<(Built, Vec<(&'static str, Duration)>)> {
             }
         }
         try_join_all(veths).await?;
+        // Switch ports up (`ip link set pK up`); node ends come up with their addresses.
+        let segments = &topo.segments;
+        try_join_all(bridged.iter().enumerate().map(|(b, &si)| async move {
+            for k in 0..segments[si].members.len() {
+                let idx = link::index(&switch_h[b], &format!("p{k}")).await?;
+                link::up(&switch_h[b], idx).await?;
+            }
+            Ok::<_, Error>(())
+        }))
+        .await?;
         lap("links", &mut timings);
         try_join_all(topo.nodes.iter().zip(node_h).map(|(n, h)| async move {
             for i in &n.ifaces {

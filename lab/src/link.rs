@@ -27,10 +27,12 @@ pub async fn bridge(h: &Handle) -> Result<()> {
     h.link().add(LinkBridge::new(BRIDGE).build()).execute().await.map_err(Error::netlink("add bridge"))
 }
 
-/// `ip link add LOCAL [master br] up type veth peer name PEER netns FD`, in one request.
+/// `ip link add LOCAL [master br] type veth peer name PEER netns FD`, in one
+/// request. Both ends start down: asking for "up" in the same request fails
+/// with ENOTCONN, because a veth cannot open before its peer exists.
 pub async fn veth(h: &Handle, local: &str, peer: &str, peer_ns: RawFd, master: Option<u32>) -> Result<()> {
-    let peer_msg = LinkUnspec::new_with_name(peer).setns_by_fd(peer_ns).up().build();
-    let mut b = LinkVeth::new(local, peer).set_info_data(InfoData::Veth(InfoVeth::Peer(peer_msg))).up();
+    let peer_msg = LinkUnspec::new_with_name(peer).setns_by_fd(peer_ns).build();
+    let mut b = LinkVeth::new(local, peer).set_info_data(InfoData::Veth(InfoVeth::Peer(peer_msg)));
     if let Some(m) = master {
         b = b.controller(m);
     }

@@ -1,4 +1,149 @@
-//! Resolver adapters: one file per kind. [`Kind`] says what each can do.
+//! Resolver adapters, one file per kind plus its config template
+//! (`unbound.rs` + `unbound.conf`, ...). [`Kind`] says what each can do;
+//! [`start`] runs one in a node. Tests and probes talk to resolvers only over
+//! the network, on port 53 of the resolver node.
 
+mod hickory;
 mod kind;
+mod unbound;
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use hickory_proto::rr::{Name, RecordType};
+use lab::Ports;
+
 pub use kind::Kind;
+
+use crate::probe::{self, Ask};
+use crate::scenario::values::{PortSpec, Transport};
+
+/// Everything an adapter needs to start one resolver.
+pub struct Spec<'a> {
+    pub lab: &'a lab::Lab,
+    pub node: &'a str,
+    /// Where it listens (port 53) and sends from.
+    pub addr: IpAddr,
+    /// Root server host names and addresses.
+    pub hints: &'a [(Name, IpAddr)],
+    /// Source ports it must use itself, when the scenario says so.
+    pub source_ports: Option<Ports>,
+    /// Its private directory: config, state, log.
+    pub dir: &'a Path,
+}
+
+/// A started resolver. Dropping it stops it.
+pub struct Running {
+    pub kind: Kind,
+    pub version: String,
+    pub log: Option<PathBuf>,
+    pub config: Option<PathBuf>,
+    guard: Guard,
+}
+
+enum Guard {
+    Process(lab::Process),
+    InProcess(#[allow(dead_code)] Box<dyn Send>),
+}
+
+/// Why a resolver is not available on this machine.
+#[derive(Debug, thiserror::Error)]
+pub enum Unavailable {
+    #[error("{kind} is not installed: `{binary}` not found; install it with `apt-get install {package}`")]
+    Missing { kind: Kind, binary: &'static str, package: &'static str },
+    #[error("{0} has no dnslab adapter yet")]
+    NoAdapter(Kind),
+}
+
+/// Is this kind runnable here? (binary present, adapter written)
+pub fn available(kind: Kind) -> Result<(), Unavailable> {
+    if !kind.implemented() {
+        return Err(Unavailable::NoAdapter(kind));
+    }
+    match kind.program() {
+        None => Ok(()),
+        Some((binary, package)) => find_binary(binary).map(|_| ()).ok_or(Unavailable::Missing { kind, binary, package }),
+    }
+}
+
+pub(crate) fn find_binary(name: &str) -> Option<PathBuf> {
+    ["/usr/sbin", "/usr/bin", "/sbin", "/bin", "/usr/local/sbin", "/usr/local/bin"].iter().map(|d| Path::new(d).join(name)).find(|p| p.exists())
+}
+
+/// Does `kind` need the node's `ip_local_port_range` to get its ports?
+/// (Only kinds without a port knob of their own.)
+pub fn ports_by_sysctl(kind: Kind, ports: Option<Ports>) -> Option<Ports> {
+    match kind {
+        Kind::Hickory | Kind::Unbound => None,
+        _ => ports,
+    }
+}
+
+/// Starts `kind` and waits until it answers, within `ready_within`.
+pub fn start(kind: Kind, spec: &Spec, ready_within: Duration) -> Result<Running, String> {
+    available(kind).map_err(|e| e.to_string())?;
+    let mut running = match kind {
+        Kind::Hickory => hickory::start(spec)?,
+        Kind::Unbound => unbound::start(spec)?,
+        other => return Err(Unavailable::NoAdapter(other).to_string()),
+    };
+    wait_ready(spec, &mut running, ready_within)?;
+    Ok(running)
+}
+
+impl Running {
+    /// Has the process died? Returns its exit status text.
+    pub fn exited(&mut self) -> Option<String> {
+        match &mut self.guard {
+            Guard::Process(p) => p.try_wait().ok().flatten().map(|s| s.to_string()),
+            Guard::InProcess(_) => None,
+        }
+    }
+
+    pub fn log_tail(&self, lines: usize) -> String {
+        let Some(log) = &self.log else { return String::new() };
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        let all: Vec<&str> = text.lines().collect();
+        all[all.len().saturating_sub(lines)..].join("\n")
+    }
+}
+
+/// Polls with a non-recursive query (it causes no upstream traffic) until
+/// any DNS answer comes back.
+fn wait_ready(spec: &Spec, running: &mut Running, within: Duration) -> Result<(), String> {
+    let deadline = Instant::now() + within;
+    let ask = Ask {
+        server: spec.addr,
+        name: Name::root(),
+        qtype: RecordType::NS,
+        recursion_desired: false,
+        transport: Transport::Udp,
+        source: Some(spec.addr),
+        port: PortSpec::Random,
+        timeout: Duration::from_millis(100),
+    };
+    loop {
+        if let Some(status) = running.exited() {
+            return Err(format!("{} exited before it was ready ({status}):\n{}", running.kind, running.log_tail(15)));
+        }
+        let a = ask.clone();
+        let answer = probe::block_in(spec.lab, spec.node, move || async move { probe::ask(&a).await }).map_err(|e| e.to_string())?;
+        if answer.rcode != crate::dns::TIMEOUT {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(format!("{} did not answer within {within:?}:\n{}", running.kind, running.log_tail(15)));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Fills `{key}` placeholders in a config template.
+pub(crate) fn render(template: &str, vars: &[(&str, String)]) -> String {
+    let mut s = template.to_string();
+    for (k, v) in vars {
+        s = s.replace(&format!("{{{k}}}"), v);
+    }
+    s
+}

@@ -1,0 +1,173 @@
+//! The authoritative lookup our servers do, written out because hickory's
+//! in-memory store answers referrals with AA set and no glue, which neither
+//! unbound nor hickory's own recursor can follow through root -> TLD -> leaf.
+//! Pure data in, a [`Reply`] out: easy to test without a network.
+
+use hickory_proto::op::ResponseCode;
+use hickory_proto::rr::{Name, RData, Record, RecordType};
+use serde::{Deserialize, Serialize};
+
+use crate::zone::Zone;
+
+/// What kind of reply a server gave; recorded in the query log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReplyKind {
+    Answer,
+    Referral,
+    Nodata,
+    Nxdomain,
+    Refused,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reply {
+    pub kind: ReplyKind,
+    pub rcode: ResponseCode,
+    pub aa: bool,
+    pub answers: Vec<Record>,
+    pub authority: Vec<Record>,
+    pub additional: Vec<Record>,
+}
+
+impl Reply {
+    fn new(kind: ReplyKind, rcode: ResponseCode, aa: bool) -> Reply {
+        Reply { kind, rcode, aa, answers: vec![], authority: vec![], additional: vec![] }
+    }
+}
+
+fn at<'a>(z: &'a Zone, name: &'a Name, t: RecordType) -> impl Iterator<Item = &'a Record> {
+    z.records.iter().filter(move |r| &r.name == name && (r.record_type() == t || t == RecordType::ANY))
+}
+
+fn soa(z: &Zone) -> Vec<Record> {
+    at(z, &z.origin, RecordType::SOA).cloned().collect()
+}
+
+/// Address records for the targets of NS/MX records found in the zone.
+fn glue(z: &Zone, records: &[Record]) -> Vec<Record> {
+    let mut out = Vec::new();
+    for r in records {
+        let target = match &r.data {
+            RData::NS(ns) => &ns.0,
+            RData::MX(mx) => &mx.exchange,
+            _ => continue,
+        };
+        out.extend(z.records.iter().filter(|g| &g.name == target && matches!(g.record_type(), RecordType::A | RecordType::AAAA)).cloned());
+    }
+    out
+}
+
+/// Answers `qname qtype` from the zones one server serves.
+pub fn lookup(zones: &[&Zone], qname: &Name, qtype: RecordType) -> Reply {
+    // The deepest zone we serve that contains the name.
+    let Some(z) = zones.iter().filter(|z| z.origin.zone_of(qname)).max_by_key(|z| z.origin.num_labels()) else {
+        return Reply::new(ReplyKind::Refused, ResponseCode::Refused, false);
+    };
+    // A zone cut between the origin and the name: refer, without AA, with glue.
+    // (DS lives on the parent side of the cut.)
+    let mut cut = None;
+    let mut n = qname.clone();
+    while n.num_labels() > z.origin.num_labels() {
+        let is_ds_at_cut = &n == qname && qtype == RecordType::DS;
+        if !is_ds_at_cut && at(z, &n, RecordType::NS).next().is_some() {
+            cut = Some(n.clone());
+        }
+        n = n.base_name();
+    }
+    if let Some(cut) = cut {
+        let mut r = Reply::new(ReplyKind::Referral, ResponseCode::NoError, false);
+        r.authority = at(z, &cut, RecordType::NS).cloned().collect();
+        r.additional = glue(z, &r.authority);
+        return r;
+    }
+    let exact: Vec<Record> = at(z, qname, qtype).cloned().collect();
+    if !exact.is_empty() {
+        let mut r = Reply::new(ReplyKind::Answer, ResponseCode::NoError, true);
+        r.additional = glue(z, &exact);
+        r.answers = exact;
+        return r;
+    }
+    let cname: Vec<Record> = at(z, qname, RecordType::CNAME).cloned().collect();
+    if !cname.is_empty() {
+        let mut r = Reply::new(ReplyKind::Answer, ResponseCode::NoError, true);
+        r.answers = cname;
+        return r;
+    }
+    // The name exists (perhaps as an empty non-terminal): no data.
+    if z.records.iter().any(|r| qname.zone_of(&r.name)) {
+        let mut r = Reply::new(ReplyKind::Nodata, ResponseCode::NoError, true);
+        r.authority = soa(z);
+        return r;
+    }
+    // Wildcard at the closest encloser (RFC 4592).
+    let mut encloser = qname.base_name();
+    while !z.records.iter().any(|r| encloser.zone_of(&r.name)) && encloser.num_labels() > z.origin.num_labels() {
+        encloser = encloser.base_name();
+    }
+    if let Ok(wild) = Name::from_ascii("*").and_then(|s| s.append_domain(&encloser)) {
+        let matches: Vec<Record> = at(z, &wild, qtype).cloned().collect();
+        if !matches.is_empty() {
+            let mut r = Reply::new(ReplyKind::Answer, ResponseCode::NoError, true);
+            r.answers = matches
+                .into_iter()
+                .map(|mut rec| {
+                    rec.name = qname.clone();
+                    rec
+                })
+                .collect();
+            return r;
+        }
+        if z.records.iter().any(|r| r.name == wild) {
+            let mut r = Reply::new(ReplyKind::Nodata, ResponseCode::NoError, true);
+            r.authority = soa(z);
+            return r;
+        }
+    }
+    let mut r = Reply::new(ReplyKind::Nxdomain, ResponseCode::NXDomain, true);
+    r.authority = soa(z);
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::zone::{derive, ServerInfo};
+    use std::collections::BTreeMap;
+
+    fn n(s: &str) -> Name {
+        Name::from_ascii(s).unwrap()
+    }
+
+    fn zones() -> Vec<Zone> {
+        let mut z = BTreeMap::new();
+        z.insert(n("."), vec![]);
+        z.insert(n("com."), vec![]);
+        z.insert(n("example.com."), crate::zone::parse(&n("example.com."), "$ORIGIN example.com.\n$TTL 60\n@ IN MX 10 mail\nmail IN A 192.0.2.25\n*.w IN A 192.0.2.80\n").unwrap());
+        let s = |h: &str, a: &str, zs: &[&str]| ServerInfo { hostname: n(h), addrs: vec![a.parse().unwrap()], zones: zs.iter().map(|z| n(z)).collect() };
+        derive(z, &[s("a.root.", "192.0.2.1", &["."]), s("ns.com.", "192.0.2.2", &["com."]), s("ns1.example.com.", "192.0.2.3", &["example.com."])])
+    }
+
+    #[test]
+    fn referral_has_glue_and_no_aa() {
+        let zs = zones();
+        let com = zs.iter().find(|z| z.origin == n("com.")).unwrap();
+        let r = lookup(&[com], &n("www.example.com."), RecordType::A);
+        assert_eq!((r.kind, r.aa), (ReplyKind::Referral, false));
+        assert_eq!(r.authority.len(), 1);
+        assert_eq!(r.additional[0].to_string(), "ns1.example.com. 3600 IN A 192.0.2.3");
+    }
+
+    #[test]
+    fn answers_nodata_nxdomain_wildcard_refused() {
+        let zs = zones();
+        let ex: Vec<&Zone> = zs.iter().filter(|z| z.origin == n("example.com.")).collect();
+        let mx = lookup(&ex, &n("example.com."), RecordType::MX);
+        assert!(mx.aa && mx.kind == ReplyKind::Answer && mx.additional.len() == 1);
+        assert_eq!(lookup(&ex, &n("mail.example.com."), RecordType::MX).kind, ReplyKind::Nodata);
+        assert_eq!(lookup(&ex, &n("nope.example.com."), RecordType::A).rcode, ResponseCode::NXDomain);
+        let w = lookup(&ex, &n("x17.w.example.com."), RecordType::A);
+        assert_eq!(w.answers[0].name, n("x17.w.example.com."));
+        assert_eq!(lookup(&ex, &n("google.com."), RecordType::A).kind, ReplyKind::Refused);
+    }
+}

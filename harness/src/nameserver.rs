@@ -1,0 +1,142 @@
+//! Our authoritative servers: hickory-server in the server's node, answering
+//! from [`crate::authority::lookup`] and logging every query it receives,
+//! with source address and port, transport, name, type, rcode and AA.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use hickory_proto::op::{Edns, Header, HeaderCounts, Metadata, ResponseCode};
+use hickory_proto::rr::Name;
+use hickory_server::net::runtime::Time;
+use hickory_server::net::xfer::Protocol;
+use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
+use hickory_server::zone_handler::MessageResponseBuilder;
+use serde::{Deserialize, Serialize};
+
+use crate::authority::{lookup, ReplyKind};
+use crate::dns::rcode_name;
+use crate::scenario::values::Transport;
+use crate::zone::Zone;
+
+/// One query as a server received it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Received {
+    /// The server's host name, e.g. `ns1.msft.net`.
+    pub server: String,
+    /// Milliseconds since the run started.
+    pub at_ms: u64,
+    pub src: SocketAddr,
+    pub transport: Transport,
+    pub id: u16,
+    pub qname: String,
+    pub qtype: String,
+    pub rcode: String,
+    pub aa: bool,
+    pub reply: ReplyKind,
+}
+
+pub type Log = Arc<Mutex<Vec<Received>>>;
+
+struct Handler {
+    hostname: String,
+    zones: Vec<Zone>,
+    log: Log,
+    t0: Instant,
+}
+
+fn failed(req: &Request) -> ResponseInfo {
+    let mut m = Metadata::response_from_request(&req.metadata);
+    m.response_code = ResponseCode::ServFail;
+    ResponseInfo::from(Header { metadata: m, counts: HeaderCounts::default() })
+}
+
+#[async_trait::async_trait]
+impl RequestHandler for Handler {
+    async fn handle_request<R: ResponseHandler, T: Time>(&self, request: &Request, mut response: R) -> ResponseInfo {
+        let edns = request.edns.as_ref().map(|q| {
+            let mut e = Edns::new();
+            e.set_max_payload(q.max_payload().max(512));
+            e
+        });
+        let builder = MessageResponseBuilder::new(&request.queries, edns.as_ref());
+        let Ok(info) = request.request_info() else {
+            let msg = builder.error_msg(&request.metadata, ResponseCode::FormErr);
+            return response.send_response(msg).await.unwrap_or_else(|_| failed(request));
+        };
+        let qname: Name = info.query.name().into();
+        let qtype = info.query.query_type();
+        let zones: Vec<&Zone> = self.zones.iter().collect();
+        let reply = lookup(&zones, &qname, qtype);
+        self.log.lock().expect("log lock").push(Received {
+            server: self.hostname.clone(),
+            at_ms: self.t0.elapsed().as_millis() as u64,
+            src: request.src(),
+            transport: if request.protocol() == Protocol::Tcp { Transport::Tcp } else { Transport::Udp },
+            id: request.metadata.id,
+            qname: qname.to_string(),
+            qtype: qtype.to_string(),
+            rcode: rcode_name(reply.rcode),
+            aa: reply.aa,
+            reply: reply.kind,
+        });
+        if reply.kind == ReplyKind::Refused {
+            let msg = builder.error_msg(&request.metadata, ResponseCode::Refused);
+            return response.send_response(msg).await.unwrap_or_else(|_| failed(request));
+        }
+        let mut meta = Metadata::response_from_request(&request.metadata);
+        meta.authoritative = reply.aa;
+        meta.response_code = reply.rcode;
+        let msg = builder.build(meta, reply.answers.iter(), reply.authority.iter(), [], reply.additional.iter());
+        response.send_response(msg).await.unwrap_or_else(|_| failed(request))
+    }
+}
+
+/// A running server; stops when dropped.
+#[must_use = "dropping the guard stops the server"]
+pub struct NameServer {
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<std::io::Result<std::io::Result<()>>>>,
+}
+
+/// Starts serving `zones` on port 53 of every address, UDP and TCP, inside
+/// `node`. Returns once the sockets are bound.
+pub fn start(lab: &lab::Lab, node: &str, hostname: &Name, addrs: Vec<IpAddr>, zones: Vec<Zone>, log: Log, t0: Instant) -> lab::Result<NameServer> {
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let handler = Handler { hostname: hostname.to_string().trim_end_matches('.').to_string(), zones, log, t0 };
+    let thread = lab.thread(node, move || -> std::io::Result<()> {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        rt.block_on(async move {
+            let mut server = hickory_server::Server::new(handler);
+            let bound: std::io::Result<()> = async {
+                for a in &addrs {
+                    // Bound to the address itself: resolvers ignore replies from another source.
+                    server.register_socket(tokio::net::UdpSocket::bind((*a, 53)).await?);
+                    server.register_listener(tokio::net::TcpListener::bind((*a, 53)).await?, Duration::from_secs(5), 32);
+                }
+                Ok(())
+            }
+            .await;
+            let failed = bound.is_err();
+            let _ = ready_tx.send(bound);
+            if !failed {
+                let _ = stopped.await;
+            }
+            let _ = server.shutdown_gracefully().await;
+        });
+        Ok(())
+    })?;
+    let bound = ready_rx.recv().unwrap_or_else(|_| Err(std::io::Error::other("server thread ended early")));
+    bound.map_err(|e| lab::Error::Io { what: format!("serve DNS in {node}"), source: e })?;
+    Ok(NameServer { stop: Some(stop), thread: Some(thread) })
+}
+
+impl Drop for NameServer {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}

@@ -1,0 +1,299 @@
+//! What happened in a run, as plain serde data with sorted keys: every
+//! report, the JSON output and the snapshots are made from an [`Outcome`].
+//! A SERVFAIL or a timeout is a result here, never an error.
+//! [`Outcome::stable`] buckets what varies from run to run (ports, times,
+//! retry counts) so snapshots stay identical.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+
+use serde::{Deserialize, Serialize};
+
+use crate::capture::Sent;
+use crate::dns::PortClass;
+use crate::nameserver::Received;
+use crate::resolver::Kind;
+use crate::scenario::values::Transport;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Outcome {
+    pub scenario: String,
+    /// The resolver kind this run used on every resolver node.
+    pub kind: Kind,
+    pub probes: Vec<ProbeResult>,
+    pub queries: Vec<QueryResult>,
+    /// resolver node -> what it is and what it did upstream
+    pub resolvers: BTreeMap<String, ResolverReport>,
+    /// server host name -> queries it received, in order
+    pub servers: BTreeMap<String, Vec<Received>>,
+    /// firewall node -> counter -> packets
+    pub firewalls: BTreeMap<String, BTreeMap<String, u64>>,
+    pub timings: Timings,
+    /// Every expectation that did not hold.
+    pub failures: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ProbeResult {
+    pub from: String,
+    /// The server's host name, e.g. `ns1.msft.net`.
+    pub server: String,
+    pub server_addr: IpAddr,
+    pub qname: String,
+    pub qtype: String,
+    pub transport: Transport,
+    /// As written in the scenario: `53`, `1000-1100`, `random`.
+    pub requested_port: String,
+    pub source_port: u16,
+    pub rcode: String,
+    pub answers: Vec<String>,
+    pub elapsed_ms: u64,
+    pub expect: Vec<String>,
+    pub ok: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct QueryResult {
+    pub from: String,
+    /// The resolver node asked.
+    pub resolver: String,
+    pub kind: Kind,
+    pub qname: String,
+    pub qtype: String,
+    pub rcode: String,
+    pub answers: Vec<String>,
+    pub elapsed_ms: u64,
+    pub expect: Vec<String>,
+    pub ok: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ResolverReport {
+    pub kind: Kind,
+    pub version: String,
+    /// `running`, or why it is not (failed to start, crashed: with log tail).
+    pub status: String,
+    pub source_ports: Option<String>,
+    /// Upstream queries, grouped; see [`Upstream`].
+    pub upstream: Vec<Upstream>,
+}
+
+/// What a resolver sent to one server for one question, over one transport,
+/// from one class of source port, and how much of it arrived.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Upstream {
+    pub server: String,
+    pub qname: String,
+    pub qtype: String,
+    pub transport: Transport,
+    /// Port class as the resolver sent it (before any NAT).
+    pub port_class: PortClass,
+    /// Port class as the server saw it (after NAT); absent if none arrived.
+    pub seen_as: Option<PortClass>,
+    pub sent: u32,
+    /// Sent but never received by the server: dropped on the way.
+    pub lost: u32,
+    /// TCP connection attempts (SYNs) towards this server.
+    pub tcp_connects: u32,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Timings {
+    pub lab_up_ms: u64,
+    pub servers_ready_ms: u64,
+    pub resolvers_ready_ms: u64,
+    pub probes_ms: u64,
+    pub queries_ms: u64,
+    pub teardown_ms: u64,
+    pub total_ms: u64,
+}
+
+impl Outcome {
+    pub fn passed(&self) -> bool {
+        self.failures.is_empty()
+    }
+}
+
+/// Does `rcode` meet `expect` (empty: anything goes)?
+pub fn meets(rcode: &str, expect: &[String]) -> bool {
+    expect.is_empty() || expect.iter().any(|e| e == rcode)
+}
+
+/// Groups what a resolver sent against what the servers received.
+/// `host_of` names the server at an address.
+pub fn upstream(sent: &[Sent], received: &[&Received], host_of: impl Fn(IpAddr) -> String) -> Vec<Upstream> {
+    let mut groups: BTreeMap<(String, String, String, Transport, PortClass), Upstream> = BTreeMap::new();
+    let mut connects: BTreeMap<(String, PortClass), u32> = BTreeMap::new();
+    for s in sent {
+        let server = host_of(s.dst);
+        let class = PortClass::of(s.sport);
+        if s.syn {
+            *connects.entry((server, class)).or_default() += 1;
+            continue;
+        }
+        let (qname, qtype) = (s.qname.clone().unwrap_or_default(), s.qtype.clone().unwrap_or_default());
+        let arrived = received.iter().find(|r| {
+            r.server == server && Some(r.id) == s.id && r.qname.eq_ignore_ascii_case(&qname) && r.qtype == qtype && r.transport == s.transport
+        });
+        let g = groups.entry((server.clone(), qname.to_lowercase(), qtype.clone(), s.transport, class)).or_insert_with(|| Upstream {
+            server,
+            qname: qname.to_lowercase(),
+            qtype,
+            transport: s.transport,
+            port_class: class,
+            seen_as: None,
+            sent: 0,
+            lost: 0,
+            tcp_connects: 0,
+        });
+        g.sent += 1;
+        match arrived {
+            Some(r) => g.seen_as = Some(PortClass::of(r.src.port())),
+            None => g.lost += 1,
+        }
+    }
+    let mut out: Vec<Upstream> = groups.into_values().collect();
+    for ((server, class), n) in connects {
+        match out.iter_mut().find(|u| u.server == server && u.transport == Transport::Tcp && u.port_class == class) {
+            Some(u) => u.tcp_connects += n,
+            None => out.push(Upstream {
+                server,
+                qname: "(no query: connection never opened)".into(),
+                qtype: String::new(),
+                transport: Transport::Tcp,
+                port_class: class,
+                seen_as: None,
+                sent: 0,
+                lost: 0,
+                tcp_connects: n,
+            }),
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Coarse buckets for times, so snapshots survive a slow machine.
+pub fn time_bucket(ms: u64) -> &'static str {
+    match ms {
+        0..=99 => "<0.1s",
+        100..=999 => "0.1-1s",
+        1000..=4999 => "1-5s",
+        _ => ">=5s",
+    }
+}
+
+/// Coarse buckets for counts of retries and packets.
+pub fn count_bucket(n: u64) -> &'static str {
+    match n {
+        0 => "0",
+        1 => "1",
+        2..=3 => "2-3",
+        _ => "4+",
+    }
+}
+
+fn port_label(p: u16) -> String {
+    PortClass::of(p).to_string()
+}
+
+fn who(addr: SocketAddr, owner: &impl Fn(IpAddr) -> String) -> String {
+    format!("{} from {} port", owner(addr.ip()), port_label(addr.port()))
+}
+
+impl Outcome {
+    /// The outcome with everything that varies between runs bucketed or
+    /// dropped: the snapshot form. `owner` names the node at an address.
+    ///
+    /// Servers that serve the same zones are one group (`ns1.msft.net|ns2.msft.net`):
+    /// which of them a resolver picks is its own random choice. `group` names
+    /// a server's group.
+    pub fn stable(&self, owner: impl Fn(IpAddr) -> String, group: impl Fn(&str) -> String) -> serde_json::Value {
+        let probes: Vec<String> = self
+            .probes
+            .iter()
+            .map(|p| {
+                format!(
+                    "{} {} {} @{} {} port {} ({}) -> {} in {}{}",
+                    p.from,
+                    p.qname,
+                    p.qtype,
+                    p.server,
+                    p.transport,
+                    p.requested_port,
+                    port_label(p.source_port),
+                    p.rcode,
+                    time_bucket(p.elapsed_ms),
+                    if p.ok { "" } else { "  << UNEXPECTED" }
+                )
+            })
+            .collect();
+        let mut queries: Vec<String> = self
+            .queries
+            .iter()
+            .map(|q| {
+                format!(
+                    "{} -> {} {} {} -> {} ({} answers) in {}{}",
+                    q.from,
+                    q.resolver,
+                    q.qname,
+                    q.qtype,
+                    q.rcode,
+                    q.answers.len(),
+                    time_bucket(q.elapsed_ms),
+                    if q.ok { "" } else { "  << UNEXPECTED" }
+                )
+            })
+            .collect();
+        queries.sort();
+        let resolvers: BTreeMap<&String, serde_json::Value> = self
+            .resolvers
+            .iter()
+            .map(|(node, r)| {
+                let mut upstream: Vec<String> = r
+                    .upstream
+                    .iter()
+                    .map(|u| {
+                        format!(
+                            "{} {} {} {} from {} ports{}: sent {}, lost {}{}",
+                            group(&u.server),
+                            u.qname,
+                            u.qtype,
+                            u.transport,
+                            u.port_class,
+                            u.seen_as.map(|s| format!(" (seen as {s})")).unwrap_or_default(),
+                            count_bucket(u.sent.into()),
+                            count_bucket(u.lost.into()),
+                            if u.tcp_connects > 0 { format!(", tcp connects {}", count_bucket(u.tcp_connects.into())) } else { String::new() }
+                        )
+                    })
+                    .collect();
+                upstream.sort();
+                upstream.dedup();
+                let status = r.status.lines().next().unwrap_or("").to_string();
+                (node, serde_json::json!({ "status": status, "source_ports": r.source_ports, "upstream": upstream }))
+            })
+            .collect();
+        let mut grouped: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
+        for (s, log) in &self.servers {
+            let counts = grouped.entry(group(s)).or_default();
+            for r in log {
+                *counts.entry(format!("{} {} {} {} -> {}{}", who(r.src, &owner), r.transport, r.qname, r.qtype, r.rcode, if r.aa { " aa" } else { "" })).or_default() += 1;
+            }
+        }
+        let servers: BTreeMap<String, Vec<String>> =
+            grouped.into_iter().map(|(g, counts)| (g, counts.into_iter().map(|(k, n)| format!("{k} x{}", count_bucket(n))).collect())).collect();
+        let firewalls: BTreeMap<&String, BTreeMap<&String, &str>> =
+            self.firewalls.iter().map(|(n, c)| (n, c.iter().map(|(k, v)| (k, if *v == 0 { "0" } else { "some" })).collect())).collect();
+        serde_json::json!({
+            "scenario": self.scenario,
+            "kind": self.kind,
+            "probes": probes,
+            "queries": queries,
+            "resolvers": resolvers,
+            "servers": servers,
+            "firewalls": firewalls,
+            "failures": self.failures.len(),
+        })
+    }
+}

@@ -1,0 +1,139 @@
+//! Dig-like queries from inside a node: a chosen source address and port
+//! (exact, a range, or random), UDP or TCP, a timeout. Built on hickory-proto
+//! for the message and plain tokio sockets for the wire, so the source port
+//! is exactly what was asked (`dig -b 0.0.0.0#1023`).
+
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use hickory_proto::op::{Message, MessageType, OpCode, Query};
+use hickory_proto::rr::{Name, RecordType};
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::dns::{rcode_name, TIMEOUT};
+use crate::scenario::values::{PortSpec, Transport};
+
+/// What to send.
+#[derive(Debug, Clone)]
+pub struct Ask {
+    pub server: IpAddr,
+    pub name: Name,
+    pub qtype: RecordType,
+    pub recursion_desired: bool,
+    pub transport: Transport,
+    pub source: Option<IpAddr>,
+    pub port: PortSpec,
+    pub timeout: Duration,
+}
+
+/// What came back: an rcode or `TIMEOUT`, and the answer records.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Answer {
+    pub rcode: String,
+    pub aa: bool,
+    pub answers: Vec<String>,
+    pub source_port: u16,
+    pub elapsed_ms: u64,
+    /// Why there was no DNS answer, if there was none (timeout, connection refused).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+fn pick_port(p: PortSpec) -> u16 {
+    match p {
+        PortSpec::Exact(p) => p,
+        PortSpec::Range(r) => rand::rng().random_range(r.lo..=r.hi),
+        PortSpec::Random => 0,
+    }
+}
+
+fn unspecified(server: IpAddr) -> IpAddr {
+    if server.is_ipv4() {
+        IpAddr::from([0u8; 4])
+    } else {
+        IpAddr::from([0u16; 8])
+    }
+}
+
+/// Sends one query and waits for the answer. Never an `Err`: a timeout or a
+/// refused connection is an outcome. Must run on a runtime inside the node.
+pub async fn ask(a: &Ask) -> Answer {
+    let id: u16 = rand::rng().random();
+    let mut msg = Message::new(id, MessageType::Query, OpCode::Query);
+    msg.metadata.recursion_desired = a.recursion_desired;
+    msg.add_query(Query::query(a.name.clone(), a.qtype));
+    let wire = msg.to_vec().expect("a query always encodes");
+    let local = SocketAddr::new(a.source.unwrap_or(unspecified(a.server)), pick_port(a.port));
+    let start = Instant::now();
+    let mut port = local.port();
+    let exchange = async {
+        match a.transport {
+            Transport::Udp => {
+                let sock = tokio::net::UdpSocket::bind(local).await?;
+                port = sock.local_addr()?.port();
+                sock.connect((a.server, 53)).await?;
+                sock.send(&wire).await?;
+                let mut buf = vec![0u8; 65535];
+                loop {
+                    let n = sock.recv(&mut buf).await?;
+                    match Message::from_vec(&buf[..n]) {
+                        Ok(m) if m.metadata.id == id && m.metadata.message_type == MessageType::Response => return Ok(m),
+                        _ => continue, // not ours: keep waiting, as dig does
+                    }
+                }
+            }
+            Transport::Tcp => {
+                let sock = if a.server.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+                sock.set_reuseaddr(true)?;
+                sock.bind(local)?;
+                port = sock.local_addr()?.port();
+                let mut s = sock.connect((a.server, 53).into()).await?;
+                // RST on close: no TIME_WAIT, so the next probe can reuse the
+                // port. Linger 0 never blocks, which is what the deprecation warns of.
+                #[allow(deprecated)]
+                s.set_linger(Some(Duration::ZERO))?;
+                s.write_all(&(wire.len() as u16).to_be_bytes()).await?;
+                s.write_all(&wire).await?;
+                let len = s.read_u16().await? as usize;
+                let mut buf = vec![0u8; len];
+                s.read_exact(&mut buf).await?;
+                Message::from_vec(&buf).map_err(std::io::Error::other)
+            }
+        }
+    };
+    let result = tokio::time::timeout(a.timeout, exchange).await;
+    let elapsed_ms = start.elapsed().as_millis() as u64;
+    match result {
+        Ok(Ok(m)) => Answer {
+            rcode: rcode_name(m.metadata.response_code),
+            aa: m.metadata.authoritative,
+            answers: m.answers.iter().map(|r| r.to_string()).collect(),
+            source_port: port,
+            elapsed_ms,
+            error: None,
+        },
+        Ok(Err(e)) => Answer { rcode: TIMEOUT.into(), aa: false, answers: vec![], source_port: port, elapsed_ms, error: Some(e.to_string()) },
+        Err(_) => Answer { rcode: TIMEOUT.into(), aa: false, answers: vec![], source_port: port, elapsed_ms, error: None },
+    }
+}
+
+/// Runs an async job on a new thread with its own runtime inside `node`,
+/// and waits for it. Sockets it opens belong to the node.
+pub fn block_in<T, F, Fut>(lab: &lab::Lab, node: &str, job: F) -> lab::Result<T>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: Future<Output = T>,
+{
+    let handle = lab.thread(node, move || {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        rt.block_on(job())
+    })?;
+    handle
+        .join()
+        .map_err(|_| lab::Error::Io { what: format!("job in {node}"), source: std::io::Error::other("panicked") })?
+        .map_err(|e| lab::Error::Io { what: format!("enter {node}"), source: e })
+}

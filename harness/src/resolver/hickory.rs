@@ -1,0 +1,187 @@
+//! The built-in resolver: hickory-resolver's recursor, served on port 53 of
+//! its node by hickory-server. It runs on a thread inside the node (the
+//! recursor opens sockets lazily, so its runtime must live there), and a
+//! [`RuntimeProvider`] of ours picks the source address and port of every
+//! upstream socket, which is how `source_ports` is honoured.
+
+use std::future::Future;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use hickory_net::runtime::iocompat::AsyncIoTokioAsStd;
+use hickory_net::runtime::{RuntimeProvider, TokioHandle, TokioRuntimeProvider, TokioTime};
+use hickory_proto::op::{Edns, Header, HeaderCounts, Metadata, ResponseCode};
+use hickory_proto::rr::Record;
+use hickory_resolver::recursor::{Recursor, RecursorOptions};
+use hickory_server::net::runtime::Time;
+use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
+use hickory_server::zone_handler::MessageResponseBuilder;
+use lab::Ports;
+use rand::Rng;
+
+use super::{Guard, Kind, Running, Spec};
+
+/// The recursor's own timeouts are fixed (5 s per server set); a lab query
+/// must end sooner, as SERVFAIL.
+const RESOLVE_BOUND: Duration = Duration::from_secs(4);
+
+/// Binds every upstream socket to the node's address and a port from the
+/// scenario's range (or the kernel's choice).
+#[derive(Clone)]
+struct PortPicker {
+    inner: TokioRuntimeProvider,
+    src: IpAddr,
+    ports: Option<Ports>,
+}
+
+impl PortPicker {
+    fn port(&self, suggested: u16) -> u16 {
+        match self.ports {
+            Some(p) => rand::rng().random_range(p.lo..=p.hi),
+            None => suggested,
+        }
+    }
+}
+
+impl RuntimeProvider for PortPicker {
+    type Handle = TokioHandle;
+    type Timer = TokioTime;
+    type Udp = tokio::net::UdpSocket;
+    type Tcp = AsyncIoTokioAsStd<tokio::net::TcpStream>;
+
+    fn create_handle(&self) -> Self::Handle {
+        self.inner.create_handle()
+    }
+
+    fn connect_tcp(
+        &self,
+        server: SocketAddr,
+        _bind: Option<SocketAddr>,
+        timeout: Option<Duration>,
+    ) -> Pin<Box<dyn Send + Future<Output = Result<Self::Tcp, io::Error>>>> {
+        let port = if self.ports.is_some() { self.port(0) } else { 0 };
+        self.inner.connect_tcp(server, Some(SocketAddr::new(self.src, port)), timeout)
+    }
+
+    fn bind_udp(&self, local: SocketAddr, server: SocketAddr) -> Pin<Box<dyn Send + Future<Output = Result<Self::Udp, io::Error>>>> {
+        self.inner.bind_udp(SocketAddr::new(self.src, self.port(local.port())), server)
+    }
+}
+
+struct Front {
+    recursor: Arc<Recursor<PortPicker>>,
+}
+
+fn info(meta: Metadata) -> ResponseInfo {
+    ResponseInfo::from(Header { metadata: meta, counts: HeaderCounts::default() })
+}
+
+#[async_trait::async_trait]
+impl RequestHandler for Front {
+    async fn handle_request<R: ResponseHandler, T: Time>(&self, request: &Request, mut response: R) -> ResponseInfo {
+        let edns = request.edns.as_ref().map(|q| {
+            let mut e = Edns::new();
+            e.set_max_payload(q.max_payload().max(512));
+            e
+        });
+        let builder = MessageResponseBuilder::new(&request.queries, edns.as_ref());
+        let mut meta = Metadata::response_from_request(&request.metadata);
+        meta.recursion_available = true;
+        let Ok(ri) = request.request_info() else {
+            meta.response_code = ResponseCode::FormErr;
+            return response.send_response(builder.build_no_records(meta)).await.unwrap_or_else(|_| info(meta));
+        };
+        let query = ri.query.original().clone();
+        // Readiness checks and cache peeks (RD=0) are not recursed.
+        if !request.metadata.recursion_desired {
+            meta.response_code = ResponseCode::Refused;
+            return response.send_response(builder.build_no_records(meta)).await.unwrap_or_else(|_| info(meta));
+        }
+        let result = tokio::time::timeout(RESOLVE_BOUND, self.recursor.resolve(query, Instant::now(), false)).await;
+        let (answers, authority): (Vec<Record>, Vec<Record>) = match result {
+            Ok(Ok(msg)) => {
+                meta.response_code = msg.metadata.response_code;
+                (msg.answers.clone(), vec![])
+            }
+            Ok(Err(e)) if e.is_nx_domain() || e.is_no_records_found() => {
+                meta.response_code = if e.is_nx_domain() { ResponseCode::NXDomain } else { ResponseCode::NoError };
+                let soa = e.into_soa().map(|s| (*s).into_record_of_rdata());
+                (vec![], soa.into_iter().collect())
+            }
+            Ok(Err(_)) | Err(_) => {
+                meta.response_code = ResponseCode::ServFail;
+                (vec![], vec![])
+            }
+        };
+        let msg = builder.build(meta, answers.iter(), authority.iter(), [], []);
+        response.send_response(msg).await.unwrap_or_else(|_| info(meta))
+    }
+}
+
+pub(super) fn start(spec: &Spec) -> Result<Running, String> {
+    let roots: Vec<IpAddr> = spec.hints.iter().map(|(_, a)| *a).collect();
+    if roots.is_empty() {
+        return Err("the scenario has no server for the root zone `.`".into());
+    }
+    let (addr, ports) = (spec.addr, spec.source_ports);
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<(), String>>();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let thread = spec
+        .lab
+        .thread(spec.node, move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+            rt.block_on(async move {
+                let provider = PortPicker { inner: TokioRuntimeProvider::new(), src: addr, ports };
+                // The default deny list holds every documentation range the lab uses.
+                let options = RecursorOptions { deny_server: vec![], ..RecursorOptions::default() };
+                let recursor = match Recursor::with_options(&roots, options, provider) {
+                    Ok(r) => Arc::new(r),
+                    Err(e) => return drop(ready_tx.send(Err(e.to_string()))),
+                };
+                let mut server = hickory_server::Server::new(Front { recursor });
+                let bound = async {
+                    server.register_socket(tokio::net::UdpSocket::bind((addr, 53)).await?);
+                    server.register_listener(tokio::net::TcpListener::bind((addr, 53)).await?, Duration::from_secs(5), 32);
+                    Ok::<_, io::Error>(())
+                }
+                .await;
+                let ok = bound.is_ok();
+                let _ = ready_tx.send(bound.map_err(|e| format!("cannot listen on {addr}:53: {e}")));
+                if ok {
+                    let _ = stopped.await;
+                }
+                let _ = server.shutdown_gracefully().await;
+            })
+        })
+        .map_err(|e| e.to_string())?;
+    ready_rx.recv().unwrap_or_else(|_| Err("hickory resolver thread ended early".into()))?;
+    let guard = InProcess { stop: Some(stop), thread: Some(thread) };
+    Ok(Running {
+        kind: Kind::Hickory,
+        version: format!("hickory-resolver {}", hickory_version()),
+        log: None,
+        config: None,
+        guard: Guard::InProcess(Box::new(guard)),
+    })
+}
+
+fn hickory_version() -> &'static str {
+    "0.26"
+}
+
+struct InProcess {
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<io::Result<()>>>,
+}
+
+impl Drop for InProcess {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}

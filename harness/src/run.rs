@@ -1,0 +1,307 @@
+//! One run of a scenario with one resolver kind: lab up, servers, captures,
+//! resolvers, probes, queries, evidence, teardown. Returns an [`Outcome`];
+//! `Err` only when the lab itself failed.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures::future::join_all;
+use hickory_proto::rr::{Name, RecordType};
+
+use crate::capture::Capture;
+use crate::nameserver::{self, NameServer};
+use crate::outcome::{self, Outcome, ProbeResult, QueryResult, ResolverReport, Timings};
+use crate::probe::{self, Ask};
+use crate::resolver::{self, Kind};
+use crate::scenario::values::PortSpec;
+use crate::scenario::{Probe, Query, Scenario};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Lab(#[from] lab::Error),
+    #[error("{0}")]
+    Unavailable(#[from] resolver::Unavailable),
+    #[error("{0}")]
+    Other(String),
+}
+
+/// How long a resolver may take to start answering.
+pub const READY_WITHIN: Duration = Duration::from_secs(10);
+
+/// Steps of a run, reported as they happen (for progress output).
+pub trait Progress: Send + Sync {
+    fn step(&self, _what: &str) {}
+}
+impl Progress for () {}
+
+/// Runs `scenario` with `kind` on every resolver node.
+pub fn run(scenario: &Scenario, kind: Kind, progress: &dyn Progress) -> Result<Outcome, RunError> {
+    resolver::available(kind)?;
+    let t_start = Instant::now();
+    let topo = scenario.topology(|n| n.resolver.as_ref().and_then(|r| resolver::ports_by_sysctl(kind, r.source_ports)))?;
+    let mut timings = Timings::default();
+    let mut lap = Instant::now();
+    let mut tick = |field: &mut u64| {
+        *field = lap.elapsed().as_millis() as u64;
+        lap = Instant::now();
+    };
+    let lab = lab::Lab::up(&topo)?;
+    tick(&mut timings.lab_up_ms);
+    progress.step("lab up");
+
+    let t0 = Instant::now();
+    let log: nameserver::Log = Arc::new(Mutex::new(Vec::new()));
+    let mut servers: Vec<NameServer> = Vec::new();
+    for (node, server) in scenario.servers() {
+        let zones = scenario.zones.iter().filter(|z| server.zones.contains(&z.origin)).cloned().collect();
+        let addrs = node.interfaces.iter().flat_map(|(_, a)| a.iter().copied()).collect();
+        servers.push(nameserver::start(&lab, &node.name, &server.hostname, addrs, zones, log.clone(), t0)?);
+    }
+    tick(&mut timings.servers_ready_ms);
+    progress.step("servers ready");
+
+    let dir = WorkDir::new(&scenario.name, kind)?;
+    let hints = scenario.root_hints();
+    let mut captures = BTreeMap::new();
+    let mut running = BTreeMap::new();
+    let mut reports = BTreeMap::new();
+    for node in scenario.resolvers() {
+        let r = node.resolver.as_ref().expect("a resolver node");
+        captures.insert(node.name.clone(), Capture::start(&lab, &node.name, t0)?);
+        let ndir = dir.path.join(&node.name);
+        std::fs::create_dir_all(&ndir).map_err(|e| RunError::Other(format!("{}: {e}", ndir.display())))?;
+        let spec = resolver::Spec {
+            lab: &lab,
+            node: &node.name,
+            addr: scenario.address(&node.name).expect("linted: connected"),
+            hints: &hints,
+            source_ports: r.source_ports,
+            dir: &ndir,
+        };
+        let (version, status) = match resolver::start(kind, &spec, READY_WITHIN) {
+            Ok(r) => {
+                let v = r.version.clone();
+                running.insert(node.name.clone(), r);
+                (v, "running".to_string())
+            }
+            Err(e) => (String::new(), format!("failed to start: {e}")),
+        };
+        progress.step(&format!("{} ready on {}", kind, node.name));
+        reports.insert(
+            node.name.clone(),
+            ResolverReport { kind, version, status, source_ports: r.source_ports.map(|p| p.to_string()), upstream: vec![] },
+        );
+    }
+    tick(&mut timings.resolvers_ready_ms);
+
+    let probes = run_probes(&lab, &scenario.probes)?;
+    tick(&mut timings.probes_ms);
+    progress.step("probes answered");
+    let queries = run_queries(&lab, scenario, kind)?;
+    tick(&mut timings.queries_ms);
+    progress.step("queries answered");
+
+    // Evidence: what each resolver sent, what arrived, what firewalls counted.
+    for (node, mut r) in std::mem::take(&mut running) {
+        if let Some(status) = r.exited() {
+            reports.get_mut(&node).expect("report").status = format!("crashed ({status}):\n{}", r.log_tail(15));
+        }
+    }
+    let received = log.lock().expect("log").clone();
+    for (node, cap) in captures {
+        let sent = cap.finish();
+        let to_servers: Vec<&nameserver::Received> = received.iter().collect();
+        let host_of = |a: IpAddr| scenario.host_of(a).unwrap_or_else(|| a.to_string());
+        reports.get_mut(&node).expect("report").upstream = outcome::upstream(&sent, &to_servers, host_of);
+    }
+    let mut firewalls = BTreeMap::new();
+    for n in scenario.nodes.iter().filter(|n| !n.firewall.is_empty()) {
+        firewalls.insert(n.name.clone(), lab.counters(&n.name)?);
+    }
+    let mut by_server: BTreeMap<String, Vec<nameserver::Received>> = BTreeMap::new();
+    for r in received {
+        by_server.entry(r.server.clone()).or_default().push(r);
+    }
+
+    let t = Instant::now();
+    drop(servers);
+    drop(lab);
+    timings.teardown_ms = t.elapsed().as_millis() as u64;
+    timings.total_ms = t_start.elapsed().as_millis() as u64;
+    drop(dir);
+
+    let mut failures = Vec::new();
+    for p in probes.iter().filter(|p| !p.ok) {
+        failures.push(format!(
+            "probe {} {} @{} {} port {}: expected {}, got {}",
+            p.qname,
+            p.qtype,
+            p.server,
+            p.transport,
+            p.requested_port,
+            p.expect.join(" or "),
+            p.rcode
+        ));
+    }
+    for q in queries.iter().filter(|q| !q.ok) {
+        failures.push(format!("query {} {} via {} ({}): expected {}, got {}", q.qname, q.qtype, q.resolver, q.kind, q.expect.join(" or "), q.rcode));
+    }
+    Ok(Outcome { scenario: scenario.name.clone(), kind, probes, queries, resolvers: reports, servers: by_server, firewalls, timings, failures })
+}
+
+fn ask_of_probe(p: &Probe) -> Ask {
+    Ask {
+        server: p.server_addr,
+        name: Name::from_ascii(&p.name).expect("linted"),
+        qtype: p.qtype.parse::<RecordType>().expect("linted"),
+        recursion_desired: false,
+        transport: p.transport,
+        source: p.source,
+        port: p.source_port,
+        timeout: p.timeout,
+    }
+}
+
+/// Probes from one node run at once, except those sharing an exact source
+/// port, which go one after another (two sockets cannot share a port).
+fn run_probes(lab: &lab::Lab, probes: &[Probe]) -> Result<Vec<ProbeResult>, RunError> {
+    let mut by_node: BTreeMap<&str, Vec<(usize, &Probe)>> = BTreeMap::new();
+    for (i, p) in probes.iter().enumerate() {
+        by_node.entry(&p.from).or_default().push((i, p));
+    }
+    let mut results: Vec<Option<ProbeResult>> = vec![None; probes.len()];
+    let handles: Vec<_> = by_node
+        .into_iter()
+        .map(|(node, list)| {
+            let mut lanes: BTreeMap<String, Vec<(usize, Ask)>> = BTreeMap::new();
+            for (i, p) in list {
+                let lane = match p.source_port {
+                    PortSpec::Exact(port) => format!("{port}"),
+                    _ => format!("free{i}"),
+                };
+                lanes.entry(lane).or_default().push((i, ask_of_probe(p)));
+            }
+            lab.thread(node, move || {
+                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+                rt.block_on(async move {
+                    let lanes = lanes.into_values().map(|lane| async move {
+                        let mut out = Vec::new();
+                        for (i, a) in lane {
+                            out.push((i, probe::ask(&a).await));
+                        }
+                        out
+                    });
+                    join_all(lanes).await.into_iter().flatten().collect::<Vec<_>>()
+                })
+            })
+        })
+        .collect::<Result<_, _>>()?;
+    for h in handles {
+        let answers = h.join().map_err(|_| RunError::Other("probe thread panicked".into()))?.map_err(|e| RunError::Other(e.to_string()))?;
+        for (i, a) in answers {
+            let p = &probes[i];
+            results[i] = Some(ProbeResult {
+                from: p.from.clone(),
+                server: p.server.clone(),
+                server_addr: p.server_addr,
+                qname: p.name.clone(),
+                qtype: p.qtype.clone(),
+                transport: p.transport,
+                requested_port: p.source_port.to_string(),
+                source_port: a.source_port,
+                ok: outcome::meets(&a.rcode, &p.expect),
+                rcode: a.rcode,
+                answers: a.answers,
+                elapsed_ms: a.elapsed_ms,
+                expect: p.expect.clone(),
+            });
+        }
+    }
+    Ok(results.into_iter().map(|r| r.expect("every probe answered")).collect())
+}
+
+/// Queries through each resolver go one after another, in scenario order, so
+/// each resolver's behaviour is reproducible; resolvers run side by side.
+fn run_queries(lab: &lab::Lab, scenario: &Scenario, kind: Kind) -> Result<Vec<QueryResult>, RunError> {
+    let mut by_node: BTreeMap<&str, BTreeMap<&str, Vec<(usize, Ask)>>> = BTreeMap::new();
+    for (i, q) in scenario.queries.iter().enumerate() {
+        let ask = Ask {
+            server: scenario.address(&q.via).expect("linted"),
+            name: Name::from_ascii(&q.name).expect("linted"),
+            qtype: q.qtype.parse().expect("linted"),
+            recursion_desired: true,
+            transport: crate::scenario::values::Transport::Udp,
+            source: None,
+            port: PortSpec::Random,
+            timeout: q.timeout,
+        };
+        by_node.entry(&q.from).or_default().entry(&q.via).or_default().push((i, ask));
+    }
+    let handles: Vec<_> = by_node
+        .into_iter()
+        .map(|(node, lanes)| {
+            let lanes: Vec<Vec<(usize, Ask)>> = lanes.into_values().collect();
+            lab.thread(node, move || {
+                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+                rt.block_on(async move {
+                    let lanes = lanes.into_iter().map(|lane| async move {
+                        let mut out = Vec::new();
+                        for (i, a) in lane {
+                            out.push((i, probe::ask(&a).await));
+                        }
+                        out
+                    });
+                    join_all(lanes).await.into_iter().flatten().collect::<Vec<_>>()
+                })
+            })
+        })
+        .collect::<Result<_, _>>()?;
+    let mut results: Vec<Option<QueryResult>> = vec![None; scenario.queries.len()];
+    for h in handles {
+        let answers = h.join().map_err(|_| RunError::Other("query thread panicked".into()))?.map_err(|e| RunError::Other(e.to_string()))?;
+        for (i, a) in answers {
+            let q: &Query = &scenario.queries[i];
+            results[i] = Some(QueryResult {
+                from: q.from.clone(),
+                resolver: q.via.clone(),
+                kind,
+                qname: q.name.clone(),
+                qtype: q.qtype.clone(),
+                ok: outcome::meets(&a.rcode, &q.expect),
+                rcode: a.rcode,
+                answers: a.answers,
+                elapsed_ms: a.elapsed_ms,
+                expect: q.expect.clone(),
+            });
+        }
+    }
+    Ok(results.into_iter().map(|r| r.expect("every query answered")).collect())
+}
+
+/// The run's private directory for resolver configs, state and logs.
+/// Removed when the run ends, unless `DNSLAB_KEEP` is set.
+struct WorkDir {
+    path: PathBuf,
+}
+
+impl WorkDir {
+    fn new(scenario: &str, kind: Kind) -> Result<WorkDir, RunError> {
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+        let path = std::env::temp_dir().join(format!("dnslab-{scenario}-{kind}-{}-{nanos}", std::process::id()));
+        std::fs::create_dir_all(&path).map_err(|e| RunError::Other(format!("{}: {e}", path.display())))?;
+        Ok(WorkDir { path })
+    }
+
+}
+
+impl Drop for WorkDir {
+    fn drop(&mut self) {
+        if std::env::var_os("DNSLAB_KEEP").is_none() {
+            let _ = std::fs::remove_dir_all(&self.path);
+        }
+    }
+}
