@@ -1,7 +1,274 @@
-fn main() {
-    let p = std::env::args().nth(1).unwrap();
-    let k = std::env::args().nth(2).unwrap_or("hickory".into());
-    let s = harness::scenario::load(&harness::scenario::locate(&p)).unwrap();
-    let o = harness::run::run(&s, harness::resolver::Kind::parse(&k).unwrap(), &()).unwrap();
-    println!("{}", serde_json::to_string_pretty(&o).unwrap());
+//! `dnslab`: the command line. Exit codes: 0 every expectation held,
+//! 1 an expectation failed, 2 bad input or a lab error.
+
+use std::collections::BTreeSet;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use harness::report::{self, RunReport};
+use harness::resolver::{self, Kind};
+use harness::{scenario, supervise};
+
+#[derive(Parser)]
+#[command(name = "dnslab", version, about = "A DNS lab of real namespaces, nftables and resolvers")]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Build the scenario's lab, run its probes and queries, report, tear down.
+    Run {
+        /// A bundled scenario's name (see `dnslab list`) or a YAML file.
+        scenario: String,
+        /// Resolver kinds, comma-separated; default: hickory and every real one installed.
+        #[arg(long, value_delimiter = ',')]
+        resolver: Vec<Kind>,
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+    /// Only validate scenario files; every problem is reported with file:line:col.
+    Check {
+        #[arg(required = true)]
+        files: Vec<String>,
+    },
+    /// List the bundled scenarios, one line each.
+    List,
+    /// Build a lab and keep it running (servers and resolvers up) until `dnslab down`.
+    Up {
+        scenario: String,
+        #[arg(long, default_value = "hickory")]
+        resolver: Kind,
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+    /// Run a command inside a node of the running lab, e.g. `dnslab exec client -- dig live.com`.
+    Exec {
+        /// Which lab, when several are up.
+        #[arg(long)]
+        lab: Option<String>,
+        node: String,
+        #[arg(last = true, required = true)]
+        command: Vec<String>,
+    },
+    /// Stop a running lab; everything of it is gone when this returns.
+    Down { lab: Option<String> },
+}
+
+fn load(name: &str) -> Result<scenario::Scenario, ExitCode> {
+    scenario::load(&scenario::locate(name)).map_err(|d| {
+        eprintln!("{d}");
+        ExitCode::from(2)
+    })
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let needs_lab = matches!(cli.command, Cmd::Run { .. } | Cmd::Up { .. });
+    if needs_lab && !supervise::is_supervisor() {
+        // Validate before anything is built, then hand over to the supervisor.
+        let name = match &cli.command {
+            Cmd::Run { scenario, .. } | Cmd::Up { scenario, .. } => scenario,
+            _ => unreachable!(),
+        };
+        if let Err(code) = load(name) {
+            return code;
+        }
+        return ExitCode::from(supervise::reexec(matches!(cli.command, Cmd::Up { .. })) as u8);
+    }
+    if supervise::is_supervisor() {
+        supervise::install_exit_handlers();
+    }
+    match cli.command {
+        Cmd::Run { scenario, resolver, format } => run(&scenario, resolver, format),
+        Cmd::Check { files } => check(&files),
+        Cmd::List => list(),
+        Cmd::Up { scenario, resolver, format } => up(&scenario, resolver, format),
+        Cmd::Exec { lab, node, command } => match supervise::pick(lab.as_deref()).and_then(|l| supervise::exec_in(&l, &node, &command)) {
+            Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
+            Err(e) => {
+                eprintln!("dnslab exec: {e}");
+                ExitCode::from(2)
+            }
+        },
+        Cmd::Down { lab } => match supervise::pick(lab.as_deref()).and_then(|l| supervise::ask(&l, "down").map(|_| l).map_err(|e| e.to_string())) {
+            Ok(l) => {
+                // The socket disappears when the supervisor has exited.
+                while supervise::labs_up().contains(&l) {
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                eprintln!("lab `{l}` is down");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("dnslab down: {e}");
+                ExitCode::from(2)
+            }
+        },
+    }
+}
+
+fn check(files: &[String]) -> ExitCode {
+    let mut bad = false;
+    for f in files {
+        match scenario::load(&scenario::locate(f)) {
+            Ok(s) => println!("{}: ok ({} nodes, {} zones, {} probes, {} queries)", s.path.display(), s.nodes.len(), s.zones.len(), s.probes.len(), s.queries.len()),
+            Err(d) => {
+                eprintln!("{d}");
+                bad = true;
+            }
+        }
+    }
+    if bad {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn list() -> ExitCode {
+    for (name, path) in scenario::bundled() {
+        let line = match scenario::load(&path) {
+            Ok(s) => s.description.lines().next().unwrap_or("").to_string(),
+            Err(d) => format!("(invalid: {} problems; run `dnslab check {}`)", d.findings.len(), path.display()),
+        };
+        println!("{name:<24} {line}");
+    }
+    ExitCode::SUCCESS
+}
+
+/// The kinds to run: those asked for, or hickory plus every real one that
+/// is installed. Returns (kinds, what was skipped and how to get it).
+fn kinds(asked: Vec<Kind>, s: &scenario::Scenario) -> Result<(Vec<Kind>, Vec<String>), String> {
+    let allowed = |k: Kind| s.resolvers().all(|n| n.resolver.as_ref().is_some_and(|r| r.kinds.is_empty() || r.kinds.contains(&k)));
+    if !asked.is_empty() {
+        let asked: BTreeSet<Kind> = asked.into_iter().collect();
+        for &k in &asked {
+            resolver::available(k).map_err(|e| e.to_string())?;
+        }
+        return Ok((asked.into_iter().collect(), vec![]));
+    }
+    let (mut run, mut skipped) = (vec![], vec![]);
+    for k in Kind::ALL {
+        if !allowed(k) {
+            continue;
+        }
+        match resolver::available(k) {
+            Ok(()) => run.push(k),
+            Err(resolver::Unavailable::NoAdapter(_)) => {}
+            Err(e) => skipped.push(e.to_string()),
+        }
+    }
+    Ok((run, skipped))
+}
+
+fn run(name: &str, asked: Vec<Kind>, format: Format) -> ExitCode {
+    let s = match load(name) {
+        Ok(s) => s,
+        Err(c) => return c,
+    };
+    let (kinds, skipped) = match kinds(asked, &s) {
+        Ok(k) => k,
+        Err(e) => {
+            eprintln!("dnslab: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    for k in &skipped {
+        eprintln!("dnslab: skipping {k}");
+    }
+    // Each kind gets a lab of its own; they run side by side.
+    let results: Vec<_> = std::thread::scope(|scope| {
+        let handles: Vec<_> = kinds.iter().map(|&k| { let s = &s; scope.spawn(move || harness::run::run(s, k, &())) }).collect();
+        handles.into_iter().map(|h| h.join().expect("run thread")).collect()
+    });
+    let mut runs = Vec::new();
+    for r in results {
+        match r {
+            Ok(o) => runs.push(o),
+            Err(e) => {
+                eprintln!("dnslab: lab error: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let rep = RunReport { scenario: s.name.clone(), description: s.description.clone(), passed: runs.iter().all(|o| o.passed()), skipped, runs };
+    match format {
+        Format::Json => println!("{}", serde_json::to_string_pretty(&rep).expect("serializable")),
+        Format::Text => {
+            println!("{}\n", rep.description);
+            for o in &rep.runs {
+                println!("{}", report::text(o));
+            }
+            for k in &rep.skipped {
+                println!("skipped: {k}");
+            }
+            println!("{}", if rep.passed { "RESULT: PASS" } else { "RESULT: FAIL" });
+        }
+    }
+    if rep.passed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+fn up(name: &str, kind: Kind, format: Format) -> ExitCode {
+    let s = match load(name) {
+        Ok(s) => s,
+        Err(c) => return c,
+    };
+    let listener = match supervise::claim(&s.name) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("dnslab up: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let lab = match harness::run::up(&s, kind) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("dnslab up: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let info = lab.info(&s);
+    match format {
+        Format::Json => {
+            let nodes: Vec<_> = info.nodes.iter().map(|n| serde_json::json!({"name": n.name, "addresses": n.addresses})).collect();
+            println!("{}", serde_json::json!({ "lab": s.name, "nodes": nodes }));
+        }
+        Format::Text => {
+            println!("lab `{}` is up with {kind}; `dnslab exec NODE -- CMD` to use it, `dnslab down` to end it", s.name);
+            for n in &info.nodes {
+                let addrs: Vec<String> = n.addresses.iter().map(|a| a.to_string()).collect();
+                println!("  {:<18} {}", n.name, addrs.join(" "));
+            }
+        }
+    }
+    // Our stdout is the starter's pipe: close it so the starter can return.
+    detach_stdio();
+    supervise::serve(listener, &info);
+    drop(lab);
+    ExitCode::SUCCESS
+}
+
+fn detach_stdio() {
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    if let Ok(null) = std::fs::OpenOptions::new().write(true).open("/dev/null") {
+        use std::os::fd::AsRawFd;
+        // SAFETY: replacing our own stdout/stderr with /dev/null.
+        unsafe {
+            libc::dup2(null.as_raw_fd(), 1);
+            libc::dup2(null.as_raw_fd(), 2);
+        }
+    }
 }

@@ -38,6 +38,68 @@ pub trait Progress: Send + Sync {
 }
 impl Progress for () {}
 
+/// Starts every authoritative server of the scenario in its node.
+fn start_servers(lab: &lab::Lab, scenario: &Scenario, log: &nameserver::Log, t0: Instant) -> Result<Vec<NameServer>, RunError> {
+    let mut servers = Vec::new();
+    for (node, server) in scenario.servers() {
+        let zones = scenario.zones.iter().filter(|z| server.zones.contains(&z.origin)).cloned().collect();
+        let addrs = node.interfaces.iter().flat_map(|(_, a)| a.iter().copied()).collect();
+        servers.push(nameserver::start(lab, &node.name, &server.hostname, addrs, zones, log.clone(), t0)?);
+    }
+    Ok(servers)
+}
+
+/// A lab kept up for interactive use (`dnslab up`): servers and resolvers
+/// running, nothing sent.
+pub struct UpLab {
+    // Field order is drop order: resolvers, servers, then the lab.
+    _resolvers: Vec<resolver::Running>,
+    _servers: Vec<NameServer>,
+    lab: lab::Lab,
+    _dir: WorkDir,
+}
+
+impl UpLab {
+    pub fn info(&self, scenario: &Scenario) -> crate::supervise::LabInfo {
+        let nodes = scenario
+            .nodes
+            .iter()
+            .map(|n| crate::supervise::NodeInfo {
+                name: n.name.clone(),
+                addresses: n.interfaces.iter().flat_map(|(_, a)| a.iter().copied()).collect(),
+                netns_fd: self.lab.netns(&n.name).expect("every node is in the lab").raw(),
+            })
+            .collect();
+        crate::supervise::LabInfo { lab: scenario.name.clone(), pid: std::process::id(), nodes }
+    }
+}
+
+/// Builds the lab and starts servers and resolvers, for `dnslab up`.
+pub fn up(scenario: &Scenario, kind: Kind) -> Result<UpLab, RunError> {
+    resolver::available(kind)?;
+    let topo = scenario.topology(|n| n.resolver.as_ref().and_then(|r| resolver::ports_by_sysctl(kind, r.source_ports)))?;
+    let lab = lab::Lab::up(&topo)?;
+    let log: nameserver::Log = Arc::new(Mutex::new(Vec::new()));
+    let servers = start_servers(&lab, scenario, &log, Instant::now())?;
+    let dir = WorkDir::new(&scenario.name, kind)?;
+    let hints = scenario.root_hints();
+    let mut resolvers = Vec::new();
+    for node in scenario.resolvers() {
+        let ndir = dir.path.join(&node.name);
+        std::fs::create_dir_all(&ndir).map_err(|e| RunError::Other(format!("{}: {e}", ndir.display())))?;
+        let spec = resolver::Spec {
+            lab: &lab,
+            node: &node.name,
+            addr: scenario.address(&node.name).expect("linted: connected"),
+            hints: &hints,
+            source_ports: node.resolver.as_ref().and_then(|r| r.source_ports),
+            dir: &ndir,
+        };
+        resolvers.push(resolver::start(kind, &spec, READY_WITHIN).map_err(|e| RunError::Other(format!("{}: {e}", node.name)))?);
+    }
+    Ok(UpLab { _resolvers: resolvers, _servers: servers, lab, _dir: dir })
+}
+
 /// Runs `scenario` with `kind` on every resolver node.
 pub fn run(scenario: &Scenario, kind: Kind, progress: &dyn Progress) -> Result<Outcome, RunError> {
     resolver::available(kind)?;
@@ -55,12 +117,7 @@ pub fn run(scenario: &Scenario, kind: Kind, progress: &dyn Progress) -> Result<O
 
     let t0 = Instant::now();
     let log: nameserver::Log = Arc::new(Mutex::new(Vec::new()));
-    let mut servers: Vec<NameServer> = Vec::new();
-    for (node, server) in scenario.servers() {
-        let zones = scenario.zones.iter().filter(|z| server.zones.contains(&z.origin)).cloned().collect();
-        let addrs = node.interfaces.iter().flat_map(|(_, a)| a.iter().copied()).collect();
-        servers.push(nameserver::start(&lab, &node.name, &server.hostname, addrs, zones, log.clone(), t0)?);
-    }
+    let servers = start_servers(&lab, scenario, &log, t0)?;
     tick(&mut timings.servers_ready_ms);
     progress.step("servers ready");
 

@@ -1,0 +1,123 @@
+//! Reports made from outcomes: a readable text table, and the JSON document.
+
+use std::fmt::Write;
+
+use serde::{Deserialize, Serialize};
+
+use crate::outcome::Outcome;
+
+/// Everything one `dnslab run` produced: the JSON output's shape.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunReport {
+    pub scenario: String,
+    pub description: String,
+    /// Every expectation held in every run.
+    pub passed: bool,
+    /// Resolver kinds not run, and why (not installed: how to install).
+    pub skipped: Vec<String>,
+    pub runs: Vec<Outcome>,
+}
+
+fn ms(v: u64) -> String {
+    if v >= 1000 {
+        format!("{:.1}s", v as f64 / 1000.0)
+    } else {
+        format!("{v}ms")
+    }
+}
+
+fn verdict(ok: bool, expect: &[String]) -> String {
+    match (expect.is_empty(), ok) {
+        (true, _) => "-".into(),
+        (false, true) => "ok".into(),
+        (false, false) => format!("FAIL (expected {})", expect.join(" or ")),
+    }
+}
+
+fn table(rows: &[Vec<String>]) -> String {
+    let cols = rows.iter().map(|r| r.len()).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..cols).map(|c| rows.iter().map(|r| r.get(c).map_or(0, |s| s.chars().count())).max().unwrap_or(0)).collect();
+    let mut out = String::new();
+    for r in rows {
+        let line: Vec<String> = r.iter().enumerate().map(|(i, s)| format!("{s:<w$}", w = widths[i])).collect();
+        let _ = writeln!(out, "  {}", line.join("  ").trim_end());
+    }
+    out
+}
+
+/// The human-readable report of one run.
+pub fn text(o: &Outcome) -> String {
+    let mut s = String::new();
+    let versions: Vec<String> = o.resolvers.values().map(|r| r.version.clone()).filter(|v| !v.is_empty()).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+    let _ = writeln!(s, "== {} with {} ({})\n", o.scenario, o.kind, versions.join(", "));
+    if !o.probes.is_empty() {
+        let _ = writeln!(s, "Probes: queries sent straight to a server, like `dig -b 0.0.0.0#PORT NAME @SERVER`");
+        let mut rows = vec![["FROM", "SERVER", "QUERY", "VIA", "SOURCE PORT", "RESULT", "TIME", "EXPECTED"].map(String::from).to_vec()];
+        for p in &o.probes {
+            let port = if p.requested_port == p.source_port.to_string() { p.requested_port.clone() } else { format!("{} ({})", p.requested_port, p.source_port) };
+            rows.push(vec![p.from.clone(), p.server.clone(), format!("{} {}", p.qname.trim_end_matches('.'), p.qtype), p.transport.to_string(), port, p.rcode.clone(), ms(p.elapsed_ms), verdict(p.ok, &p.expect)]);
+        }
+        s += &table(&rows);
+        s += "\n";
+    }
+    if !o.queries.is_empty() {
+        let _ = writeln!(s, "Queries through the resolvers");
+        let mut rows = vec![["FROM", "RESOLVER", "ITS PORTS", "QUERY", "RESULT", "TIME", "EXPECTED"].map(String::from).to_vec()];
+        for q in &o.queries {
+            let ports = o.resolvers.get(&q.resolver).and_then(|r| r.source_ports.clone()).unwrap_or_else(|| "default".into());
+            rows.push(vec![q.from.clone(), q.resolver.clone(), ports, format!("{} {}", q.qname.trim_end_matches('.'), q.qtype), q.rcode.clone(), ms(q.elapsed_ms), verdict(q.ok, &q.expect)]);
+        }
+        s += &table(&rows);
+        s += "\n";
+    }
+    let _ = writeln!(s, "What each resolver sent upstream (port class as sent -> as the server saw it)");
+    for (node, r) in &o.resolvers {
+        let _ = writeln!(s, "  {node} [{}]: {}", r.source_ports.as_deref().unwrap_or("default ports"), r.status.lines().next().unwrap_or(""));
+        let mut rows = Vec::new();
+        for u in &r.upstream {
+            rows.push(vec![
+                format!("  {}", u.server),
+                format!("{} {}", u.qname.trim_end_matches('.'), u.qtype),
+                u.transport.to_string(),
+                format!("{} -> {}", u.port_class, u.seen_as.map_or("-".to_string(), |c| c.to_string())),
+                format!("sent {}", u.sent),
+                if u.lost > 0 { format!("LOST {}", u.lost) } else { "lost 0".into() },
+                if u.tcp_connects > 0 { format!("tcp connects {}", u.tcp_connects) } else { String::new() },
+            ]);
+        }
+        s += &table(&rows);
+        for extra in r.status.lines().skip(1) {
+            let _ = writeln!(s, "    | {extra}");
+        }
+    }
+    if !o.firewalls.is_empty() {
+        let _ = writeln!(s, "\nFirewalls (nft counters)");
+        for (node, counters) in &o.firewalls {
+            for (name, n) in counters {
+                let _ = writeln!(s, "  {node}: {name} = {n} packets dropped");
+            }
+        }
+    }
+    let t = &o.timings;
+    let _ = writeln!(
+        s,
+        "\nTimings: lab up {}, servers {}, resolvers {}, probes {}, queries {}, teardown {}; total {}",
+        ms(t.lab_up_ms),
+        ms(t.servers_ready_ms),
+        ms(t.resolvers_ready_ms),
+        ms(t.probes_ms),
+        ms(t.queries_ms),
+        ms(t.teardown_ms),
+        ms(t.total_ms)
+    );
+    let total = o.probes.iter().filter(|p| !p.expect.is_empty()).count() + o.queries.iter().filter(|q| !q.expect.is_empty()).count();
+    if o.failures.is_empty() {
+        let _ = writeln!(s, "PASS: all {total} expectations held");
+    } else {
+        let _ = writeln!(s, "FAIL: {} of {total} expectations did not hold:", o.failures.len());
+        for f in &o.failures {
+            let _ = writeln!(s, "  - {f}");
+        }
+    }
+    s
+}
