@@ -20,5 +20,6 @@ pub mod report;
 pub mod resolver;
 pub mod run;
 pub mod scenario;
+pub mod snapshot;
 pub mod supervise;
 pub mod zone;

@@ -132,6 +132,7 @@ pub fn upstream(sent: &[Sent], received: &[&Received], host_of: impl Fn(IpAddr) 
             continue;
         }
         let (qname, qtype) = (s.qname.clone().unwrap_or_default(), s.qtype.clone().unwrap_or_default());
+        let qname = if qname.is_empty() { ".".to_string() } else { qname };
         let arrived = received.iter().find(|r| {
             r.server == server && Some(r.id) == s.id && r.qname.eq_ignore_ascii_case(&qname) && r.qtype == qtype && r.transport == s.transport
         });

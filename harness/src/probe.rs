@@ -61,6 +61,11 @@ fn unspecified(server: IpAddr) -> IpAddr {
 /// Sends one query and waits for the answer. Never an `Err`: a timeout or a
 /// refused connection is an outcome. Must run on a runtime inside the node.
 pub async fn ask(a: &Ask) -> Answer {
+    exchange(a).await.0
+}
+
+/// Like [`ask`], also returning the whole response message, if one came.
+pub async fn exchange(a: &Ask) -> (Answer, Option<Message>) {
     let id: u16 = rand::rng().random();
     let mut msg = Message::new(id, MessageType::Query, OpCode::Query);
     msg.metadata.recursion_desired = a.recursion_desired;
@@ -107,16 +112,19 @@ pub async fn ask(a: &Ask) -> Answer {
     let result = tokio::time::timeout(a.timeout, exchange).await;
     let elapsed_ms = start.elapsed().as_millis() as u64;
     match result {
-        Ok(Ok(m)) => Answer {
-            rcode: rcode_name(m.metadata.response_code),
-            aa: m.metadata.authoritative,
-            answers: m.answers.iter().map(|r| r.to_string()).collect(),
-            source_port: port,
-            elapsed_ms,
-            error: None,
-        },
-        Ok(Err(e)) => Answer { rcode: TIMEOUT.into(), aa: false, answers: vec![], source_port: port, elapsed_ms, error: Some(e.to_string()) },
-        Err(_) => Answer { rcode: TIMEOUT.into(), aa: false, answers: vec![], source_port: port, elapsed_ms, error: None },
+        Ok(Ok(m)) => (
+            Answer {
+                rcode: rcode_name(m.metadata.response_code),
+                aa: m.metadata.authoritative,
+                answers: m.answers.iter().map(|r| r.to_string()).collect(),
+                source_port: port,
+                elapsed_ms,
+                error: None,
+            },
+            Some(m),
+        ),
+        Ok(Err(e)) => (Answer { rcode: TIMEOUT.into(), aa: false, answers: vec![], source_port: port, elapsed_ms, error: Some(e.to_string()) }, None),
+        Err(_) => (Answer { rcode: TIMEOUT.into(), aa: false, answers: vec![], source_port: port, elapsed_ms, error: None }, None),
     }
 }
 

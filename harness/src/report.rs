@@ -26,6 +26,14 @@ fn ms(v: u64) -> String {
     }
 }
 
+/// `live.com.` -> `live.com`, but the root stays `.`.
+fn dotless(name: &str) -> &str {
+    match name.trim_end_matches('.') {
+        "" => ".",
+        n => n,
+    }
+}
+
 fn verdict(ok: bool, expect: &[String]) -> String {
     match (expect.is_empty(), ok) {
         (true, _) => "-".into(),
@@ -55,7 +63,7 @@ pub fn text(o: &Outcome) -> String {
         let mut rows = vec![["FROM", "SERVER", "QUERY", "VIA", "SOURCE PORT", "RESULT", "TIME", "EXPECTED"].map(String::from).to_vec()];
         for p in &o.probes {
             let port = if p.requested_port == p.source_port.to_string() { p.requested_port.clone() } else { format!("{} ({})", p.requested_port, p.source_port) };
-            rows.push(vec![p.from.clone(), p.server.clone(), format!("{} {}", p.qname.trim_end_matches('.'), p.qtype), p.transport.to_string(), port, p.rcode.clone(), ms(p.elapsed_ms), verdict(p.ok, &p.expect)]);
+            rows.push(vec![p.from.clone(), p.server.clone(), format!("{} {}", dotless(&p.qname), p.qtype), p.transport.to_string(), port, p.rcode.clone(), ms(p.elapsed_ms), verdict(p.ok, &p.expect)]);
         }
         s += &table(&rows);
         s += "\n";
@@ -65,7 +73,7 @@ pub fn text(o: &Outcome) -> String {
         let mut rows = vec![["FROM", "RESOLVER", "ITS PORTS", "QUERY", "RESULT", "TIME", "EXPECTED"].map(String::from).to_vec()];
         for q in &o.queries {
             let ports = o.resolvers.get(&q.resolver).and_then(|r| r.source_ports.clone()).unwrap_or_else(|| "default".into());
-            rows.push(vec![q.from.clone(), q.resolver.clone(), ports, format!("{} {}", q.qname.trim_end_matches('.'), q.qtype), q.rcode.clone(), ms(q.elapsed_ms), verdict(q.ok, &q.expect)]);
+            rows.push(vec![q.from.clone(), q.resolver.clone(), ports, format!("{} {}", dotless(&q.qname), q.qtype), q.rcode.clone(), ms(q.elapsed_ms), verdict(q.ok, &q.expect)]);
         }
         s += &table(&rows);
         s += "\n";
@@ -77,7 +85,7 @@ pub fn text(o: &Outcome) -> String {
         for u in &r.upstream {
             rows.push(vec![
                 format!("  {}", u.server),
-                format!("{} {}", u.qname.trim_end_matches('.'), u.qtype),
+                format!("{} {}", dotless(&u.qname), u.qtype),
                 u.transport.to_string(),
                 format!("{} -> {}", u.port_class, u.seen_as.map_or("-".to_string(), |c| c.to_string())),
                 format!("sent {}", u.sent),
@@ -120,4 +128,15 @@ pub fn text(o: &Outcome) -> String {
         }
     }
     s
+}
+
+/// A table with a row per case and a column per resolver kind, each cell the
+/// outcome: the whole picture at once.
+pub fn matrix(cells: &std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>) -> String {
+    let kinds: std::collections::BTreeSet<&String> = cells.values().flat_map(|r| r.keys()).collect();
+    let mut rows = vec![std::iter::once("CASE".to_string()).chain(kinds.iter().map(|k| k.to_string())).collect::<Vec<_>>()];
+    for (case, row) in cells {
+        rows.push(std::iter::once(case.clone()).chain(kinds.iter().map(|k| row.get(*k).cloned().unwrap_or_else(|| "-".into()))).collect());
+    }
+    table(&rows)
 }

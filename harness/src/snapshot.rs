@@ -1,0 +1,27 @@
+//! The snapshot form of an outcome, with the scenario's knowledge of who
+//! owns which address and which servers are interchangeable.
+
+use std::net::IpAddr;
+
+use crate::outcome::Outcome;
+use crate::scenario::Scenario;
+
+/// [`Outcome::stable`] with node names for addresses, and servers that
+/// serve the same zones grouped (a resolver's choice among them is random).
+pub fn stable(s: &Scenario, o: &Outcome) -> serde_json::Value {
+    let owner = |a: IpAddr| {
+        s.nodes
+            .iter()
+            .find(|n| n.interfaces.iter().any(|(_, addrs)| addrs.contains(&a)))
+            .map_or_else(|| a.to_string(), |n| n.name.clone())
+    };
+    let group = |host: &str| {
+        let zones = s.servers().find(|(_, sv)| sv.hostname.to_string().trim_end_matches('.') == host).map(|(_, sv)| &sv.zones);
+        let Some(zones) = zones else { return host.to_string() };
+        let mut peers: Vec<String> =
+            s.servers().filter(|(_, sv)| &sv.zones == zones).map(|(_, sv)| sv.hostname.to_string().trim_end_matches('.').to_string()).collect();
+        peers.sort();
+        peers.join("|")
+    };
+    o.stable(owner, group)
+}

@@ -1,0 +1,60 @@
+//! Helpers shared by the integration tests: run the real `dnslab` binary,
+//! and look at the machine the way the before-stop hook does.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+pub fn dnslab() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_dnslab"));
+    c.env("DNSLAB_SCENARIOS", repo().join("scenarios"));
+    c
+}
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").canonicalize().expect("repo root")
+}
+
+pub fn run(args: &[&str]) -> Output {
+    dnslab().args(args).output().expect("run dnslab")
+}
+
+fn sh(cmd: &str) -> String {
+    let o = Command::new("sh").arg("-c").arg(cmd).output().expect("sh");
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// Everything of the host that a lab must never change, plus what a lab
+/// could leave behind: named namespaces, links, lab processes.
+pub fn host_state() -> String {
+    [
+        "ip -o link show | sed 's/ state .*//'",
+        "ip route show table all",
+        "ip -6 route show table all",
+        "nft list ruleset 2>/dev/null",
+        "cat /proc/sys/net/ipv4/ip_local_port_range /proc/sys/net/ipv4/ip_unprivileged_port_start /proc/sys/net/ipv4/ip_forward",
+        "ip netns list",
+        "for n in unbound named pdns_recursor kresd dnsmasq; do pgrep -x $n; done",
+        "pgrep -f 'target/.*/dnslab ' | grep -v $$ || true",
+    ]
+    .iter()
+    .map(|c| format!("$ {c}\n{}", sh(c)))
+    .collect()
+}
+
+/// Network namespaces alive on the machine (by inode, from every process).
+pub fn netns_count() -> usize {
+    sh("ls -l /proc/[0-9]*/task/*/ns/net 2>/dev/null | sed 's/.*net:/net:/' | sort -u | wc -l").trim().parse().unwrap_or(0)
+}
+
+/// Waits up to `secs` for `cond`.
+pub fn eventually(secs: u64, mut cond: impl FnMut() -> bool) -> bool {
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while std::time::Instant::now() < end {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    cond()
+}

@@ -1,0 +1,121 @@
+//! Nothing is left behind: after a run, a failed run, a SIGKILL of dnslab or
+//! of its supervisor mid-scenario, and `up`/`down`. The host's links, routes,
+//! ruleset and port sysctls are never touched. Two runs at once both pass.
+
+mod common;
+
+use std::process::Stdio;
+use std::sync::Mutex;
+
+use common::{eventually, host_state, netns_count};
+
+/// These tests compare machine-wide state; run them one at a time.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn settled(before: &str, ns_before: usize) {
+    assert!(eventually(3, || netns_count() <= ns_before), "namespaces left: {} > {ns_before}", netns_count());
+    let after = host_state();
+    assert_eq!(before, after, "the host changed or something was left behind");
+}
+
+#[test]
+fn a_run_leaves_nothing_and_changes_nothing() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let (before, ns) = (host_state(), netns_count());
+    let out = common::run(&["run", "msft-lowport", "--resolver", "unbound"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    settled(&before, ns);
+}
+
+#[test]
+fn a_failed_run_exits_1_and_leaves_nothing() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let (before, ns) = (host_state(), netns_count());
+    let wrong = common::repo().join("tests/fixtures/wrong-expectation.yaml");
+    let out = common::run(&["run", wrong.to_str().unwrap(), "--resolver", "hickory"]);
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stdout));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("FAIL") && text.contains("expected SERVFAIL, got NOERROR"), "{text}");
+    settled(&before, ns);
+}
+
+#[test]
+fn bad_input_exits_2_and_builds_nothing() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let (before, ns) = (host_state(), netns_count());
+    let bad = common::repo().join("tests/lint/unknown-key.yaml");
+    let out = common::run(&["run", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown-key"));
+    settled(&before, ns);
+}
+
+fn kill_mid_run(target: &str) {
+    let (before, ns) = (host_state(), netns_count());
+    let mut child = common::dnslab().args(["run", "msft-lowport", "--resolver", "unbound"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    // Mid-scenario: the resolvers are up and queries are in flight.
+    assert!(eventually(20, || std::process::Command::new("pgrep").args(["-x", "unbound"]).output().unwrap().stdout.len() > 0), "unbound never started");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let pid = match target {
+        "dnslab" => child.id(),
+        _ => {
+            let out = std::process::Command::new("pgrep").args(["-P", &child.id().to_string()]).output().unwrap();
+            String::from_utf8_lossy(&out.stdout).trim().parse().expect("the supervisor")
+        }
+    };
+    unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+    let _ = child.wait();
+    assert!(eventually(2, || host_state() == before), "left after SIGKILL of {target}:\n{}", host_state());
+    settled(&before, ns);
+}
+
+#[test]
+fn sigkill_of_dnslab_mid_run_leaves_nothing() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    kill_mid_run("dnslab");
+}
+
+#[test]
+fn sigkill_of_the_supervisor_mid_run_leaves_nothing() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    kill_mid_run("supervisor");
+}
+
+#[test]
+fn up_exec_down() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let (before, ns) = (host_state(), netns_count());
+    let out = common::run(&["up", "msft-lowport", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let nodes = v["nodes"].as_array().unwrap();
+    assert!(nodes.iter().any(|n| n["name"] == "client" && n["addresses"][0] == "203.0.113.10"), "{v}");
+    // The seed's dig, from the client: port 1024 gets an answer...
+    let ok = common::run(&["exec", "client", "--", "dig", "+short", "+tries=1", "+time=1", "-b", "0.0.0.0#1024", "live.com", "@198.51.100.2"]);
+    assert_eq!(String::from_utf8_lossy(&ok.stdout).trim(), "203.0.113.80", "{}", String::from_utf8_lossy(&ok.stderr));
+    // ...and port 1023 times out (dig exits 9: no reply).
+    let dropped = common::run(&["exec", "client", "--", "dig", "+short", "+tries=1", "+time=1", "-b", "0.0.0.0#1023", "live.com", "@198.51.100.2"]);
+    assert_eq!(dropped.status.code(), Some(9), "{}", String::from_utf8_lossy(&dropped.stdout));
+    let rules = common::run(&["exec", "msft-edge", "--", "nft", "list", "ruleset"]);
+    assert!(String::from_utf8_lossy(&rules.stdout).contains("lowport_drop"));
+    let again = common::run(&["up", "msft-lowport"]);
+    assert_eq!(again.status.code(), Some(2), "a second lab of the same name must be refused");
+    let down = common::run(&["down"]);
+    assert_eq!(down.status.code(), Some(0), "{}", String::from_utf8_lossy(&down.stderr));
+    settled(&before, ns);
+}
+
+#[test]
+fn two_runs_at_once_both_pass() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let (before, ns) = (host_state(), netns_count());
+    let spawn = || common::dnslab().args(["run", "msft-lowport", "--resolver", "unbound", "--format", "json"]).output().unwrap();
+    let (a, b) = std::thread::scope(|s| {
+        let a = s.spawn(spawn);
+        let b = s.spawn(spawn);
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    assert_eq!(a.status.code(), Some(0), "{}", String::from_utf8_lossy(&a.stderr));
+    assert_eq!(b.status.code(), Some(0), "{}", String::from_utf8_lossy(&b.stderr));
+    settled(&before, ns);
+}

@@ -1,0 +1,39 @@
+//! Every bundled scenario through every resolver kind, snapshotted in its
+//! stable form (ports as 53/low/high, times and counts bucketed), plus one
+//! matrix per scenario: a row per query, a column per resolver kind.
+//! A resolver that is not installed fails the test with how to install it.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use harness::report::RunReport;
+use harness::scenario;
+
+const KINDS: &str = "hickory,unbound";
+
+fn check(name: &str) {
+    let out = common::run(&["run", name, "--resolver", KINDS, "--format", "json"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.code() == Some(0) || out.status.code() == Some(1), "dnslab run {name} failed:\n{stderr}");
+    let report: RunReport = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("bad JSON ({e}):\n{stderr}"));
+    let s = scenario::load(&scenario::locate(&common::repo().join("scenarios").join(format!("{name}.yaml")).to_string_lossy())).unwrap();
+    let mut matrix: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+    for o in &report.runs {
+        insta::assert_json_snapshot!(format!("{name}@{}", o.kind), harness::snapshot::stable(&s, o));
+        for q in &o.queries {
+            matrix.entry(format!("{} {} via {}", q.qname, q.qtype, q.resolver)).or_default().insert(o.kind.to_string(), q.rcode.clone());
+        }
+        for p in &o.probes {
+            let row = format!("probe {} {} @{} {} port {}", p.qname, p.qtype, p.server, p.transport, p.requested_port);
+            matrix.entry(row).or_default().insert(o.kind.to_string(), p.rcode.clone());
+        }
+    }
+    insta::assert_snapshot!(format!("{name}@matrix"), harness::report::matrix(&matrix));
+    assert!(report.passed, "expectations failed:\n{}", report.runs.iter().flat_map(|o| o.failures.clone()).collect::<Vec<_>>().join("\n"));
+}
+
+#[test]
+fn msft_lowport() {
+    check("msft-lowport");
+}

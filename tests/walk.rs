@@ -1,0 +1,74 @@
+//! A real iterative walk through the lab's root, TLD and authoritative
+//! servers, done by hand from the client with RD=0, checking on the wire
+//! that referrals carry NS in authority, glue in additional and no AA.
+
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use hickory_proto::op::Message;
+use hickory_proto::rr::{Name, RData, RecordType};
+use harness::probe::{self, Ask};
+use harness::scenario::{self, values::{PortSpec, Transport}};
+
+fn ask(lab: &lab::Lab, server: IpAddr, name: &str, qtype: RecordType) -> Message {
+    let a = Ask {
+        server,
+        name: Name::from_ascii(name).unwrap(),
+        qtype,
+        recursion_desired: false,
+        transport: Transport::Udp,
+        source: None,
+        port: PortSpec::Random,
+        timeout: Duration::from_secs(2),
+    };
+    probe::block_in(lab, "client", move || async move { probe::exchange(&a).await.1 }).unwrap().expect("an answer")
+}
+
+fn glue_for(m: &Message, host: &str) -> Option<IpAddr> {
+    m.additionals.iter().find(|r| r.name.to_string() == host).and_then(|r| r.data.ip_addr())
+}
+
+#[test]
+fn iterative_walk_root_tld_leaf() {
+    let s = scenario::load(&scenario::locate(&format!("{}/../scenarios/msft-lowport.yaml", env!("CARGO_MANIFEST_DIR")))).unwrap();
+    let lab = lab::Lab::up(&s.topology(|_| None).unwrap()).unwrap();
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let mut servers = Vec::new();
+    for (node, sv) in s.servers() {
+        let zones = s.zones.iter().filter(|z| sv.zones.contains(&z.origin)).cloned().collect();
+        let addrs = node.interfaces.iter().flat_map(|(_, a)| a.clone()).collect();
+        servers.push(harness::nameserver::start(&lab, &node.name, &sv.hostname, addrs, zones, log.clone(), Instant::now()).unwrap());
+    }
+    let root = s.root_hints()[0].1;
+
+    // root -> com.: a referral with glue for a.gtld-servers.net
+    let r = ask(&lab, root, "www.google.com.", RecordType::A);
+    assert!(!r.metadata.authoritative && r.answers.is_empty(), "referral must not be AA: {r}");
+    assert!(r.authorities.iter().all(|a| a.record_type() == RecordType::NS && a.name.to_string() == "com."));
+    let gtld = glue_for(&r, "a.gtld-servers.net.").expect("glue in additional");
+
+    // com. -> google.com.: in-bailiwick NS, so glue
+    let r = ask(&lab, gtld, "www.google.com.", RecordType::A);
+    assert!(!r.metadata.authoritative);
+    let google = glue_for(&r, "ns1.google.com.").expect("glue for ns1.google.com");
+
+    // the leaf answers, authoritatively
+    let r = ask(&lab, google, "www.google.com.", RecordType::A);
+    assert!(r.metadata.authoritative, "{r}");
+    assert_eq!(r.answers[0].data, RData::A("203.0.113.90".parse::<std::net::Ipv4Addr>().unwrap().into()));
+
+    // live.com is delegated to ns1.msft.net, outside com.: no glue there, so
+    // the walk must resolve the name server through net. first.
+    let r = ask(&lab, gtld, "live.com.", RecordType::MX);
+    assert!(r.authorities.iter().any(|a| a.data.to_string() == "ns1.msft.net."));
+    assert!(glue_for(&r, "ns1.msft.net.").is_none(), "no glue outside the parent zone: {r}");
+    let r = ask(&lab, gtld, "ns1.msft.net.", RecordType::A);
+    let msft = glue_for(&r, "ns1.msft.net.").expect("net. has glue for msft.net's servers");
+    let r = ask(&lab, msft, "live.com.", RecordType::MX);
+    assert!(r.metadata.authoritative && r.answers[0].record_type() == RecordType::MX, "{r}");
+
+    // every step reached the server it was meant for
+    let seen: Vec<String> = log.lock().unwrap().iter().map(|q| format!("{} {} {}", q.server, q.qname, q.qtype)).collect();
+    assert_eq!(seen.len(), 6, "{seen:?}");
+}
