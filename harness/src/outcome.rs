@@ -184,13 +184,13 @@ pub fn time_bucket(ms: u64) -> &'static str {
     }
 }
 
-/// Coarse buckets for counts of retries and packets.
-pub fn count_bucket(n: u64) -> &'static str {
-    match n {
-        0 => "0",
-        1 => "1",
-        2..=3 => "2-3",
-        _ => "4+",
+/// How much of what was sent got lost: the count itself depends on retry
+/// timers, the share of it on the network.
+pub fn lost_bucket(sent: u32, lost: u32) -> &'static str {
+    match (sent, lost) {
+        (_, 0) => "none",
+        (s, l) if l >= s => "all",
+        _ => "some",
     }
 }
 
@@ -256,16 +256,15 @@ impl Outcome {
                     .iter()
                     .map(|u| {
                         format!(
-                            "{} {} {} {} from {} ports{}: sent {}, lost {}{}",
+                            "{} {} {} {} from {} ports{}: lost {}{}",
                             group(&u.server),
                             u.qname,
                             u.qtype,
                             u.transport,
                             u.port_class,
                             u.seen_as.map(|s| format!(" (seen as {s})")).unwrap_or_default(),
-                            count_bucket(u.sent.into()),
-                            count_bucket(u.lost.into()),
-                            if u.tcp_connects > 0 { format!(", tcp connects {}", count_bucket(u.tcp_connects.into())) } else { String::new() }
+                            lost_bucket(u.sent, u.lost),
+                            if u.tcp_connects > 0 { ", with tcp connects" } else { "" }
                         )
                     })
                     .collect();
@@ -282,8 +281,8 @@ impl Outcome {
                 *counts.entry(format!("{} {} {} {} -> {}{}", who(r.src, &owner), r.transport, r.qname, r.qtype, r.rcode, if r.aa { " aa" } else { "" })).or_default() += 1;
             }
         }
-        let servers: BTreeMap<String, Vec<String>> =
-            grouped.into_iter().map(|(g, counts)| (g, counts.into_iter().map(|(k, n)| format!("{k} x{}", count_bucket(n))).collect())).collect();
+        // How often a query arrived depends on retransmit timers; whether it did, does not.
+        let servers: BTreeMap<String, Vec<String>> = grouped.into_iter().map(|(g, counts)| (g, counts.into_keys().collect())).collect();
         let firewalls: BTreeMap<&String, BTreeMap<&String, &str>> =
             self.firewalls.iter().map(|(n, c)| (n, c.iter().map(|(k, v)| (k, if *v == 0 { "0" } else { "some" })).collect())).collect();
         serde_json::json!({

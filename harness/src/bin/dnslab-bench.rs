@@ -1,0 +1,105 @@
+//! `make bench`: how fast labs come up and go down, and where a full
+//! msft-lowport run spends its time. Prints a Markdown table for the README.
+//!
+//! "Down" is the time to drop the lab: processes killed, fds closed. The
+//! kernel then frees the namespaces on its own workqueue, asynchronously.
+
+use std::time::{Duration, Instant};
+
+use harness::resolver::Kind;
+use harness::scenario;
+use lab::{Lab, Topology};
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1000.0)
+}
+
+/// A router on `n / 50` bridged segments of 50 hosts each, IPv6 documentation space.
+fn generated(n: usize) -> Topology {
+    let mut b = Topology::builder();
+    let segments = n.div_ceil(50);
+    let mut router_ifaces = Vec::new();
+    for s in 0..segments {
+        let name = format!("s{s}");
+        b.segment(&name, &[format!("2001:db8:{s:x}::/64").parse().unwrap()]);
+        router_ifaces.push((name, format!("2001:db8:{s:x}::1").parse().unwrap()));
+    }
+    {
+        let r = b.node("router");
+        for (seg, a) in &router_ifaces {
+            r.iface(seg, &[*a]);
+        }
+        r.forward(true);
+    }
+    for i in 0..n.saturating_sub(1) {
+        let s = i / 50;
+        b.node(&format!("h{i}")).iface(&format!("s{s}"), &[format!("2001:db8:{s:x}::{:x}", i % 50 + 2).parse().unwrap()]);
+    }
+    b.build().expect("generated topology is valid")
+}
+
+fn up_down(name: &str, topo: &Topology, rounds: usize) -> (Duration, Duration) {
+    let mut ups = Vec::new();
+    let mut downs = Vec::new();
+    for _ in 0..rounds {
+        let t = Instant::now();
+        let lab = Lab::up(topo).expect("lab up");
+        ups.push(t.elapsed());
+        let t = Instant::now();
+        drop(lab);
+        downs.push(t.elapsed());
+        // Let the kernel's cleanup finish before the next round.
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let (u, d) = (median(ups), median(downs));
+    println!("| {name} ({} nodes, {} segments) | {} | {} |", topo.nodes().len(), topo.segments().len(), ms(u), ms(d));
+    (u, d)
+}
+
+fn main() {
+    let path = scenario::locate("msft-lowport");
+    let s = scenario::load(&path).unwrap_or_else(|d| panic!("{d}"));
+    println!("Machine: {} cores, {}", std::thread::available_parallelism().map_or(0, |n| n.get()), kernel());
+    println!();
+    println!("| topology | up (median) | down (median) |");
+    println!("|---|---|---|");
+    up_down("msft-lowport", &s.topology(|_| None).unwrap(), 9);
+    up_down("generated", &generated(100), 5);
+    up_down("generated", &generated(1000), 3);
+    println!();
+    println!("| msft-lowport run | lab up | servers | resolvers ready | probes | queries | teardown | total | harness overhead |");
+    println!("|---|---|---|---|---|---|---|---|---|");
+    for kind in [Kind::Hickory, Kind::Unbound] {
+        if harness::resolver::available(kind).is_err() {
+            println!("| {kind} | not installed | | | | | | | |");
+            continue;
+        }
+        let t = Instant::now();
+        let o = harness::run::run(&s, kind, &()).expect("run");
+        let wall = t.elapsed();
+        let tm = &o.timings;
+        // Overhead: wall time minus the time the slowest resolver spent
+        // giving up (its slowest query) and the probes' own timeouts.
+        let slowest: u64 = o.queries.iter().map(|q| q.elapsed_ms).max().unwrap_or(0);
+        let per_resolver: std::collections::BTreeMap<&str, u64> = o.queries.iter().fold(Default::default(), |mut m, q| {
+            *m.entry(q.resolver.as_str()).or_default() += q.elapsed_ms;
+            m
+        });
+        let resolver_time = per_resolver.values().copied().max().unwrap_or(slowest);
+        let probe_time = tm.probes_ms;
+        let overhead = (wall.as_millis() as u64).saturating_sub(resolver_time + probe_time);
+        println!(
+            "| {kind} | {} ms | {} ms | {} ms | {} ms | {} ms | {} ms | {} ms | {} ms |",
+            tm.lab_up_ms, tm.servers_ready_ms, tm.resolvers_ready_ms, tm.probes_ms, tm.queries_ms, tm.teardown_ms, wall.as_millis(), overhead
+        );
+    }
+}
+
+fn kernel() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/osrelease").map(|s| format!("Linux {}", s.trim())).unwrap_or_default()
+}
