@@ -53,15 +53,19 @@ fn bad_input_exits_2_and_builds_nothing() {
 fn kill_mid_run(target: &str) {
     let (before, ns) = (host_state(), netns_count());
     let mut child = common::dnslab().args(["run", "msft-lowport", "--resolver", "unbound"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
-    // Mid-scenario: the resolvers are up and queries are in flight.
-    assert!(eventually(20, || std::process::Command::new("pgrep").args(["-x", "unbound"]).output().unwrap().stdout.len() > 0), "unbound never started");
+    // Mid-scenario: the supervisor's own unbound processes are up and
+    // queries are in flight.
+    let pgrep = |args: &[&str]| String::from_utf8_lossy(&std::process::Command::new("pgrep").args(args).output().unwrap().stdout).trim().to_string();
+    let mut supervisor = String::new();
+    assert!(eventually(10, || {
+        supervisor = pgrep(&["-P", &child.id().to_string()]);
+        !supervisor.is_empty()
+    }));
+    assert!(eventually(20, || !pgrep(&["-x", "unbound", "-P", &supervisor]).is_empty()), "unbound never started");
     std::thread::sleep(std::time::Duration::from_millis(300));
-    let pid = match target {
+    let pid: u32 = match target {
         "dnslab" => child.id(),
-        _ => {
-            let out = std::process::Command::new("pgrep").args(["-P", &child.id().to_string()]).output().unwrap();
-            String::from_utf8_lossy(&out.stdout).trim().parse().expect("the supervisor")
-        }
+        _ => supervisor.parse().expect("the supervisor's pid"),
     };
     unsafe { libc::kill(pid as i32, libc::SIGKILL) };
     let _ = child.wait();
@@ -85,6 +89,14 @@ fn sigkill_of_the_supervisor_mid_run_leaves_nothing() {
 fn up_exec_down() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let (before, ns) = (host_state(), netns_count());
+    // Whatever happens below, the lab goes down.
+    struct Down;
+    impl Drop for Down {
+        fn drop(&mut self) {
+            let _ = common::run(&["down", "msft-lowport"]);
+        }
+    }
+    let _down = Down;
     let out = common::run(&["up", "msft-lowport", "--format", "json"]);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();

@@ -155,8 +155,12 @@ pub fn claim(lab: &str) -> std::io::Result<UnixListener> {
     })
 }
 
-/// Serves `info` and `down` until asked to go down.
+/// Serves `info`, `enter NODE` and `down` until asked to go down.
+/// `enter` answers with the node's network namespace fd and the lab's PID
+/// namespace fd over SCM_RIGHTS: no /proc/PID/fd access (which ptrace
+/// restrictions may forbid) is needed to join them.
 pub fn serve(listener: UnixListener, info: &LabInfo) {
+    let pidns = std::fs::File::open("/proc/self/ns/pid").ok();
     for conn in listener.incoming().flatten() {
         let mut line = String::new();
         let mut reader = BufReader::new(&conn);
@@ -171,6 +175,19 @@ pub fn serve(listener: UnixListener, info: &LabInfo) {
             "down" => {
                 let _ = writeln!(w, "ok");
                 return;
+            }
+            req if req.starts_with("enter ") => {
+                let node = &req["enter ".len()..];
+                match (info.nodes.iter().find(|n| n.name == node), &pidns) {
+                    (Some(n), Some(p)) => {
+                        use std::os::fd::AsRawFd;
+                        let _ = send_fds(&conn, &[n.netns_fd, p.as_raw_fd()]);
+                    }
+                    _ => {
+                        let names: Vec<&str> = info.nodes.iter().map(|n| n.name.as_str()).collect();
+                        let _ = writeln!(w, "no node `{node}` in lab `{}`; nodes: {}", info.lab, names.join(", "));
+                    }
+                }
             }
             _ => {}
         }
@@ -216,23 +233,85 @@ pub fn pick(lab: Option<&str>) -> Result<String, String> {
 /// `dnslab exec`: enter a node of a running lab (its network namespace, and
 /// the lab's PID namespace so `down` ends the command too) and run `cmd`.
 pub fn exec_in(lab: &str, node: &str, cmd: &[String]) -> Result<i32, String> {
-    let info: LabInfo = serde_json::from_str(&ask(lab, "info").map_err(|e| e.to_string())?).map_err(|e| format!("bad answer from lab `{lab}`: {e}"))?;
-    let n = info.nodes.iter().find(|n| n.name == node).ok_or_else(|| {
-        format!("no node `{node}` in lab `{lab}`; nodes: {}", info.nodes.iter().map(|n| n.name.as_str()).collect::<Vec<_>>().join(", "))
-    })?;
-    let net = std::fs::File::open(format!("/proc/{}/fd/{}", info.pid, n.netns_fd)).map_err(|e| format!("cannot reach node `{node}`: {e}"))?;
-    let pid = std::fs::File::open(format!("/proc/{}/ns/pid", info.pid)).map_err(|e| format!("cannot reach lab `{lab}`: {e}"))?;
-    use std::os::fd::AsRawFd;
-    // SAFETY: plain syscalls; this process is single-threaded here.
+    let addr = SocketAddr::from_abstract_name(socket_name(lab).as_bytes()).map_err(|e| e.to_string())?;
+    let mut s = UnixStream::connect_addr(&addr).map_err(|e| format!("no lab `{lab}` is up ({e})"))?;
+    writeln!(s, "enter {node}").map_err(|e| e.to_string())?;
+    let (fds, text) = recv_fds(&s).map_err(|e| format!("lab `{lab}` did not answer: {e}"))?;
+    let [net, pid] = fds[..] else {
+        return Err(text.trim().to_string());
+    };
+    // SAFETY: plain syscalls on fds we just received; single-threaded here.
     unsafe {
-        if libc::setns(pid.as_raw_fd(), libc::CLONE_NEWPID) != 0 {
+        if libc::setns(pid, libc::CLONE_NEWPID) != 0 {
             return Err(format!("cannot join the lab's PID namespace: {}", std::io::Error::last_os_error()));
         }
-        if libc::setns(net.as_raw_fd(), libc::CLONE_NEWNET) != 0 {
+        if libc::setns(net, libc::CLONE_NEWNET) != 0 {
             return Err(format!("cannot enter node `{node}`: {}", std::io::Error::last_os_error()));
         }
+        libc::close(net);
+        libc::close(pid);
     }
     let (prog, args) = cmd.split_first().ok_or("give a command after `--`")?;
     let status = Command::new(prog).args(args).status().map_err(|e| format!("cannot run `{prog}`: {e}"))?;
     Ok(status.code().unwrap_or(1))
+}
+
+const FD_SPACE: usize = 64;
+
+/// sendmsg(2) with SCM_RIGHTS: one byte of data, the fds as ancillary data.
+fn send_fds(s: &UnixStream, fds: &[i32]) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let mut byte = [b'F'];
+    let mut iov = libc::iovec { iov_base: byte.as_mut_ptr() as *mut libc::c_void, iov_len: 1 };
+    let mut space = [0u8; FD_SPACE];
+    // SAFETY: the control buffer is large enough for a few fds (CMSG_SPACE checked below).
+    unsafe {
+        let len = std::mem::size_of_val(fds) as u32;
+        assert!((libc::CMSG_SPACE(len) as usize) <= FD_SPACE);
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = space.as_mut_ptr() as *mut libc::c_void;
+        msg.msg_controllen = libc::CMSG_SPACE(len) as usize;
+        let c = libc::CMSG_FIRSTHDR(&msg);
+        (*c).cmsg_level = libc::SOL_SOCKET;
+        (*c).cmsg_type = libc::SCM_RIGHTS;
+        (*c).cmsg_len = libc::CMSG_LEN(len) as usize;
+        std::ptr::copy_nonoverlapping(fds.as_ptr(), libc::CMSG_DATA(c) as *mut i32, fds.len());
+        if libc::sendmsg(s.as_raw_fd(), &msg, 0) < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// The fds sent with [`send_fds`], or the text of an error answer.
+fn recv_fds(s: &UnixStream) -> std::io::Result<(Vec<i32>, String)> {
+    use std::os::fd::AsRawFd;
+    let mut buf = [0u8; 512];
+    let mut iov = libc::iovec { iov_base: buf.as_mut_ptr() as *mut libc::c_void, iov_len: buf.len() };
+    let mut space = [0u8; FD_SPACE];
+    // SAFETY: recvmsg into our own buffers; the cmsg walk stays within msg_controllen.
+    unsafe {
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = space.as_mut_ptr() as *mut libc::c_void;
+        msg.msg_controllen = FD_SPACE;
+        let n = libc::recvmsg(s.as_raw_fd(), &mut msg, libc::MSG_CMSG_CLOEXEC);
+        if n < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let mut fds = Vec::new();
+        let mut c = libc::CMSG_FIRSTHDR(&msg);
+        while !c.is_null() {
+            if (*c).cmsg_level == libc::SOL_SOCKET && (*c).cmsg_type == libc::SCM_RIGHTS {
+                let count = ((*c).cmsg_len as usize - libc::CMSG_LEN(0) as usize) / std::mem::size_of::<i32>();
+                let data = libc::CMSG_DATA(c) as *const i32;
+                fds.extend((0..count).map(|i| *data.add(i)));
+            }
+            c = libc::CMSG_NXTHDR(&msg, c);
+        }
+        Ok((fds, String::from_utf8_lossy(&buf[..n as usize]).into_owned()))
+    }
 }
