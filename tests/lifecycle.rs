@@ -52,16 +52,28 @@ fn bad_input_exits_2_and_builds_nothing() {
 
 fn kill_mid_run(target: &str) {
     let (before, ns) = (host_state(), netns_count());
-    let mut child = common::dnslab().args(["run", "msft-lowport", "--resolver", "unbound"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let mut child = common::dnslab()
+        .args(["run", "msft-lowport", "--resolver", "unbound"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
     // Mid-scenario: the supervisor's own unbound processes are up and
     // queries are in flight.
-    let pgrep = |args: &[&str]| String::from_utf8_lossy(&std::process::Command::new("pgrep").args(args).output().unwrap().stdout).trim().to_string();
+    let pgrep = |args: &[&str]| {
+        String::from_utf8_lossy(&std::process::Command::new("pgrep").args(args).output().unwrap().stdout)
+            .trim()
+            .to_string()
+    };
     let mut supervisor = String::new();
     assert!(eventually(10, || {
         supervisor = pgrep(&["-P", &child.id().to_string()]);
         !supervisor.is_empty()
     }));
-    assert!(eventually(20, || !pgrep(&["-x", "unbound", "-P", &supervisor]).is_empty()), "unbound never started");
+    assert!(
+        eventually(20, || !pgrep(&["-x", "unbound", "-P", &supervisor]).is_empty()),
+        "unbound never started"
+    );
     std::thread::sleep(std::time::Duration::from_millis(300));
     let pid: u32 = match target {
         "dnslab" => child.id(),
@@ -103,10 +115,39 @@ fn up_exec_down() {
     let nodes = v["nodes"].as_array().unwrap();
     assert!(nodes.iter().any(|n| n["name"] == "client" && n["addresses"][0] == "203.0.113.10"), "{v}");
     // The seed's dig, from the client: port 1024 gets an answer...
-    let ok = common::run(&["exec", "client", "--", "dig", "+short", "+tries=1", "+time=1", "-b", "0.0.0.0#1024", "live.com", "@198.51.100.2"]);
-    assert_eq!(String::from_utf8_lossy(&ok.stdout).trim(), "203.0.113.80", "{}", String::from_utf8_lossy(&ok.stderr));
+    let ok = common::run(&[
+        "exec",
+        "client",
+        "--",
+        "dig",
+        "+short",
+        "+tries=1",
+        "+time=1",
+        "-b",
+        "0.0.0.0#1024",
+        "live.com",
+        "@198.51.100.2",
+    ]);
+    assert_eq!(
+        String::from_utf8_lossy(&ok.stdout).trim(),
+        "203.0.113.80",
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
     // ...and port 1023 times out (dig exits 9: no reply).
-    let dropped = common::run(&["exec", "client", "--", "dig", "+short", "+tries=1", "+time=1", "-b", "0.0.0.0#1023", "live.com", "@198.51.100.2"]);
+    let dropped = common::run(&[
+        "exec",
+        "client",
+        "--",
+        "dig",
+        "+short",
+        "+tries=1",
+        "+time=1",
+        "-b",
+        "0.0.0.0#1023",
+        "live.com",
+        "@198.51.100.2",
+    ]);
     assert_eq!(dropped.status.code(), Some(9), "{}", String::from_utf8_lossy(&dropped.stdout));
     let rules = common::run(&["exec", "msft-edge", "--", "nft", "list", "ruleset"]);
     assert!(String::from_utf8_lossy(&rules.stdout).contains("lowport_drop"));
@@ -121,7 +162,12 @@ fn up_exec_down() {
 fn two_runs_at_once_both_pass() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let (before, ns) = (host_state(), netns_count());
-    let spawn = || common::dnslab().args(["run", "msft-lowport", "--resolver", "unbound", "--format", "json"]).output().unwrap();
+    let spawn = || {
+        common::dnslab()
+            .args(["run", "msft-lowport", "--resolver", "unbound", "--format", "json"])
+            .output()
+            .unwrap()
+    };
     let (a, b) = std::thread::scope(|s| {
         let a = s.spawn(spawn);
         let b = s.spawn(spawn);

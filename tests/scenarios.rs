@@ -15,14 +15,23 @@ const KINDS: &str = "hickory,unbound";
 fn check(name: &str) {
     let out = common::run(&["run", name, "--resolver", KINDS, "--format", "json"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.code() == Some(0) || out.status.code() == Some(1), "dnslab run {name} failed:\n{stderr}");
+    assert!(
+        out.status.code() == Some(0) || out.status.code() == Some(1),
+        "dnslab run {name} failed:\n{stderr}"
+    );
     let report: RunReport = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("bad JSON ({e}):\n{stderr}"));
-    let s = scenario::load(&scenario::locate(&common::repo().join("scenarios").join(format!("{name}.yaml")).to_string_lossy())).unwrap();
+    let s = scenario::load(&scenario::locate(
+        &common::repo().join("scenarios").join(format!("{name}.yaml")).to_string_lossy(),
+    ))
+    .unwrap();
     let mut matrix: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
     for o in &report.runs {
         insta::assert_json_snapshot!(format!("{name}@{}", o.kind), harness::snapshot::stable(&s, o));
         for q in &o.queries {
-            matrix.entry(format!("{} {} via {}", q.qname, q.qtype, q.resolver)).or_default().insert(o.kind.to_string(), q.rcode.clone());
+            matrix
+                .entry(format!("{} {} via {}", q.qname, q.qtype, q.resolver))
+                .or_default()
+                .insert(o.kind.to_string(), q.rcode.clone());
         }
         for p in &o.probes {
             let row = format!("probe {} {} @{} {} port {}", p.qname, p.qtype, p.server, p.transport, p.requested_port);
@@ -30,7 +39,11 @@ fn check(name: &str) {
         }
     }
     insta::assert_snapshot!(format!("{name}@matrix"), harness::report::matrix(&matrix));
-    assert!(report.passed, "expectations failed:\n{}", report.runs.iter().flat_map(|o| o.failures.clone()).collect::<Vec<_>>().join("\n"));
+    assert!(
+        report.passed,
+        "expectations failed:\n{}",
+        report.runs.iter().flat_map(|o| o.failures.clone()).collect::<Vec<_>>().join("\n")
+    );
 }
 
 #[test]

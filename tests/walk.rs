@@ -6,10 +6,13 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use harness::probe::{self, Ask};
+use harness::scenario::{
+    self,
+    values::{PortSpec, Transport},
+};
 use hickory_proto::op::Message;
 use hickory_proto::rr::{Name, RData, RecordType};
-use harness::probe::{self, Ask};
-use harness::scenario::{self, values::{PortSpec, Transport}};
 
 fn ask(lab: &lab::Lab, server: IpAddr, name: &str, qtype: RecordType) -> Message {
     let a = Ask {
@@ -22,7 +25,9 @@ fn ask(lab: &lab::Lab, server: IpAddr, name: &str, qtype: RecordType) -> Message
         port: PortSpec::Random,
         timeout: Duration::from_secs(2),
     };
-    probe::block_in(lab, "client", move || async move { probe::exchange(&a).await.1 }).unwrap().expect("an answer")
+    probe::block_in(lab, "client", move || async move { probe::exchange(&a).await.1 })
+        .unwrap()
+        .expect("an answer")
 }
 
 fn glue_for(m: &Message, host: &str) -> Option<IpAddr> {

@@ -32,12 +32,21 @@ pub struct Reply {
 
 impl Reply {
     fn new(kind: ReplyKind, rcode: ResponseCode, aa: bool) -> Reply {
-        Reply { kind, rcode, aa, answers: vec![], authority: vec![], additional: vec![] }
+        Reply {
+            kind,
+            rcode,
+            aa,
+            answers: vec![],
+            authority: vec![],
+            additional: vec![],
+        }
     }
 }
 
 fn at<'a>(z: &'a Zone, name: &'a Name, t: RecordType) -> impl Iterator<Item = &'a Record> {
-    z.records.iter().filter(move |r| &r.name == name && (r.record_type() == t || t == RecordType::ANY))
+    z.records
+        .iter()
+        .filter(move |r| &r.name == name && (r.record_type() == t || t == RecordType::ANY))
 }
 
 fn soa(z: &Zone) -> Vec<Record> {
@@ -53,7 +62,12 @@ fn glue(z: &Zone, records: &[Record]) -> Vec<Record> {
             RData::MX(mx) => &mx.exchange,
             _ => continue,
         };
-        out.extend(z.records.iter().filter(|g| &g.name == target && matches!(g.record_type(), RecordType::A | RecordType::AAAA)).cloned());
+        out.extend(
+            z.records
+                .iter()
+                .filter(|g| &g.name == target && matches!(g.record_type(), RecordType::A | RecordType::AAAA))
+                .cloned(),
+        );
     }
     out
 }
@@ -143,9 +157,27 @@ mod tests {
         let mut z = BTreeMap::new();
         z.insert(n("."), vec![]);
         z.insert(n("com."), vec![]);
-        z.insert(n("example.com."), crate::zone::parse(&n("example.com."), "$ORIGIN example.com.\n$TTL 60\n@ IN MX 10 mail\nmail IN A 192.0.2.25\n*.w IN A 192.0.2.80\n").unwrap());
-        let s = |h: &str, a: &str, zs: &[&str]| ServerInfo { hostname: n(h), addrs: vec![a.parse().unwrap()], zones: zs.iter().map(|z| n(z)).collect() };
-        derive(z, &[s("a.root.", "192.0.2.1", &["."]), s("ns.com.", "192.0.2.2", &["com."]), s("ns1.example.com.", "192.0.2.3", &["example.com."])])
+        z.insert(
+            n("example.com."),
+            crate::zone::parse(
+                &n("example.com."),
+                "$ORIGIN example.com.\n$TTL 60\n@ IN MX 10 mail\nmail IN A 192.0.2.25\n*.w IN A 192.0.2.80\n",
+            )
+            .unwrap(),
+        );
+        let s = |h: &str, a: &str, zs: &[&str]| ServerInfo {
+            hostname: n(h),
+            addrs: vec![a.parse().unwrap()],
+            zones: zs.iter().map(|z| n(z)).collect(),
+        };
+        derive(
+            z,
+            &[
+                s("a.root.", "192.0.2.1", &["."]),
+                s("ns.com.", "192.0.2.2", &["com."]),
+                s("ns1.example.com.", "192.0.2.3", &["example.com."]),
+            ],
+        )
     }
 
     #[test]

@@ -43,8 +43,15 @@ impl Capture {
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let thread = lab.thread(node, move || sniff(&s, &out, t0, ready_tx))?;
         let ready = ready_rx.recv().unwrap_or_else(|_| Err(std::io::Error::other("capture thread ended early")));
-        ready.map_err(|e| lab::Error::Io { what: format!("capture in {node}"), source: e })?;
-        Ok(Capture { stop, seen, thread: Some(thread) })
+        ready.map_err(|e| lab::Error::Io {
+            what: format!("capture in {node}"),
+            source: e,
+        })?;
+        Ok(Capture {
+            stop,
+            seen,
+            thread: Some(thread),
+        })
     }
 
     pub fn finish(mut self) -> Vec<Sent> {
@@ -71,13 +78,30 @@ fn sniff(stop: &AtomicBool, out: &Mutex<Vec<Sent>>, t0: Instant, ready: std::syn
         return Err(e);
     }
     let tv = libc::timeval { tv_sec: 0, tv_usec: 50_000 };
-    unsafe { libc::setsockopt(fd, libc::SOL_SOCKET, libc::SO_RCVTIMEO, &tv as *const _ as *const libc::c_void, std::mem::size_of_val(&tv) as u32) };
+    unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_RCVTIMEO,
+            &tv as *const _ as *const libc::c_void,
+            std::mem::size_of_val(&tv) as u32,
+        )
+    };
     let _ = ready.send(Ok(()));
     let mut buf = vec![0u8; 65536];
     while !stop.load(Ordering::Relaxed) {
         let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
         let mut len = std::mem::size_of::<libc::sockaddr_ll>() as u32;
-        let n = unsafe { libc::recvfrom(fd, buf.as_mut_ptr() as *mut libc::c_void, buf.len(), 0, &mut sll as *mut _ as *mut libc::sockaddr, &mut len) };
+        let n = unsafe {
+            libc::recvfrom(
+                fd,
+                buf.as_mut_ptr() as *mut libc::c_void,
+                buf.len(),
+                0,
+                &mut sll as *mut _ as *mut libc::sockaddr,
+                &mut len,
+            )
+        };
         if n <= 0 || sll.sll_pkttype != libc::PACKET_OUTGOING as u8 || sll.sll_ifindex == 1 {
             continue; // timeout, an incoming packet, or loopback
         }
@@ -127,7 +151,16 @@ pub fn parse_frame(f: &[u8]) -> Option<Sent> {
         }
         _ => return None,
     };
-    let mut s = Sent { at_ms: 0, dst, sport, transport, syn, id: None, qname: None, qtype: None };
+    let mut s = Sent {
+        at_ms: 0,
+        dst,
+        sport,
+        transport,
+        syn,
+        id: None,
+        qname: None,
+        qtype: None,
+    };
     if !syn {
         let m = Message::from_vec(dns).ok()?;
         let q = m.queries.first()?;

@@ -119,7 +119,14 @@ fn check(files: &[String]) -> ExitCode {
     let mut bad = false;
     for f in files {
         match scenario::load(&scenario::locate(f)) {
-            Ok(s) => println!("{}: ok ({} nodes, {} zones, {} probes, {} queries)", s.path.display(), s.nodes.len(), s.zones.len(), s.probes.len(), s.queries.len()),
+            Ok(s) => println!(
+                "{}: ok ({} nodes, {} zones, {} probes, {} queries)",
+                s.path.display(),
+                s.nodes.len(),
+                s.zones.len(),
+                s.probes.len(),
+                s.queries.len()
+            ),
             Err(d) => {
                 eprintln!("{d}");
                 bad = true;
@@ -147,7 +154,10 @@ fn list() -> ExitCode {
 /// The kinds to run: those asked for, or hickory plus every real one that
 /// is installed. Returns (kinds, what was skipped and how to get it).
 fn kinds(asked: Vec<Kind>, s: &scenario::Scenario) -> Result<(Vec<Kind>, Vec<String>), String> {
-    let allowed = |k: Kind| s.resolvers().all(|n| n.resolver.as_ref().is_some_and(|r| r.kinds.is_empty() || r.kinds.contains(&k)));
+    let allowed = |k: Kind| {
+        s.resolvers()
+            .all(|n| n.resolver.as_ref().is_some_and(|r| r.kinds.is_empty() || r.kinds.contains(&k)))
+    };
     if !asked.is_empty() {
         let asked: BTreeSet<Kind> = asked.into_iter().collect();
         for &k in &asked {
@@ -186,7 +196,13 @@ fn run(name: &str, asked: Vec<Kind>, format: Format) -> ExitCode {
     }
     // Each kind gets a lab of its own; they run side by side.
     let results: Vec<_> = std::thread::scope(|scope| {
-        let handles: Vec<_> = kinds.iter().map(|&k| { let s = &s; scope.spawn(move || harness::run::run(s, k, &())) }).collect();
+        let handles: Vec<_> = kinds
+            .iter()
+            .map(|&k| {
+                let s = &s;
+                scope.spawn(move || harness::run::run(s, k, &()))
+            })
+            .collect();
         handles.into_iter().map(|h| h.join().expect("run thread")).collect()
     });
     let mut runs = Vec::new();
@@ -199,7 +215,13 @@ fn run(name: &str, asked: Vec<Kind>, format: Format) -> ExitCode {
             }
         }
     }
-    let rep = RunReport { scenario: s.name.clone(), description: s.description.clone(), passed: runs.iter().all(|o| o.passed()), skipped, runs };
+    let rep = RunReport {
+        scenario: s.name.clone(),
+        description: s.description.clone(),
+        passed: runs.iter().all(|o| o.passed()),
+        skipped,
+        runs,
+    };
     match format {
         Format::Json => println!("{}", serde_json::to_string_pretty(&rep).expect("serializable")),
         Format::Text => {
@@ -242,11 +264,18 @@ fn up(name: &str, kind: Kind, format: Format) -> ExitCode {
     let info = lab.info(&s);
     match format {
         Format::Json => {
-            let nodes: Vec<_> = info.nodes.iter().map(|n| serde_json::json!({"name": n.name, "addresses": n.addresses})).collect();
+            let nodes: Vec<_> = info
+                .nodes
+                .iter()
+                .map(|n| serde_json::json!({"name": n.name, "addresses": n.addresses}))
+                .collect();
             println!("{}", serde_json::json!({ "lab": s.name, "nodes": nodes }));
         }
         Format::Text => {
-            println!("lab `{}` is up with {kind}; `dnslab exec NODE -- CMD` to use it, `dnslab down` to end it", s.name);
+            println!(
+                "lab `{}` is up with {kind}; `dnslab exec NODE -- CMD` to use it, `dnslab down` to end it",
+                s.name
+            );
             for n in &info.nodes {
                 let addrs: Vec<String> = n.addresses.iter().map(|a| a.to_string()).collect();
                 println!("  {:<18} {}", n.name, addrs.join(" "));

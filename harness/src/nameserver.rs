@@ -48,7 +48,10 @@ struct Handler {
 fn failed(req: &Request) -> ResponseInfo {
     let mut m = Metadata::response_from_request(&req.metadata);
     m.response_code = ResponseCode::ServFail;
-    ResponseInfo::from(Header { metadata: m, counts: HeaderCounts::default() })
+    ResponseInfo::from(Header {
+        metadata: m,
+        counts: HeaderCounts::default(),
+    })
 }
 
 #[async_trait::async_trait]
@@ -72,7 +75,11 @@ impl RequestHandler for Handler {
             server: self.hostname.clone(),
             at_ms: self.t0.elapsed().as_millis() as u64,
             src: request.src(),
-            transport: if request.protocol() == Protocol::Tcp { Transport::Tcp } else { Transport::Udp },
+            transport: if request.protocol() == Protocol::Tcp {
+                Transport::Tcp
+            } else {
+                Transport::Udp
+            },
             id: request.metadata.id,
             qname: qname.to_string(),
             qtype: qtype.to_string(),
@@ -104,7 +111,12 @@ pub struct NameServer {
 pub fn start(lab: &lab::Lab, node: &str, hostname: &Name, addrs: Vec<IpAddr>, zones: Vec<Zone>, log: Log, t0: Instant) -> lab::Result<NameServer> {
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let handler = Handler { hostname: hostname.to_string().trim_end_matches('.').to_string(), zones, log, t0 };
+    let handler = Handler {
+        hostname: hostname.to_string().trim_end_matches('.').to_string(),
+        zones,
+        log,
+        t0,
+    };
     let thread = lab.thread(node, move || -> std::io::Result<()> {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
         rt.block_on(async move {
@@ -128,8 +140,14 @@ pub fn start(lab: &lab::Lab, node: &str, hostname: &Name, addrs: Vec<IpAddr>, zo
         Ok(())
     })?;
     let bound = ready_rx.recv().unwrap_or_else(|_| Err(std::io::Error::other("server thread ended early")));
-    bound.map_err(|e| lab::Error::Io { what: format!("serve DNS in {node}"), source: e })?;
-    Ok(NameServer { stop: Some(stop), thread: Some(thread) })
+    bound.map_err(|e| lab::Error::Io {
+        what: format!("serve DNS in {node}"),
+        source: e,
+    })?;
+    Ok(NameServer {
+        stop: Some(stop),
+        thread: Some(thread),
+    })
 }
 
 impl Drop for NameServer {

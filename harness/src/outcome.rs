@@ -133,20 +133,22 @@ pub fn upstream(sent: &[Sent], received: &[&Received], host_of: impl Fn(IpAddr) 
         }
         let (qname, qtype) = (s.qname.clone().unwrap_or_default(), s.qtype.clone().unwrap_or_default());
         let qname = if qname.is_empty() { ".".to_string() } else { qname };
-        let arrived = received.iter().find(|r| {
-            r.server == server && Some(r.id) == s.id && r.qname.eq_ignore_ascii_case(&qname) && r.qtype == qtype && r.transport == s.transport
-        });
-        let g = groups.entry((server.clone(), qname.to_lowercase(), qtype.clone(), s.transport, class)).or_insert_with(|| Upstream {
-            server,
-            qname: qname.to_lowercase(),
-            qtype,
-            transport: s.transport,
-            port_class: class,
-            seen_as: None,
-            sent: 0,
-            lost: 0,
-            tcp_connects: 0,
-        });
+        let arrived = received
+            .iter()
+            .find(|r| r.server == server && Some(r.id) == s.id && r.qname.eq_ignore_ascii_case(&qname) && r.qtype == qtype && r.transport == s.transport);
+        let g = groups
+            .entry((server.clone(), qname.to_lowercase(), qtype.clone(), s.transport, class))
+            .or_insert_with(|| Upstream {
+                server,
+                qname: qname.to_lowercase(),
+                qtype,
+                transport: s.transport,
+                port_class: class,
+                seen_as: None,
+                sent: 0,
+                lost: 0,
+                tcp_connects: 0,
+            });
         g.sent += 1;
         match arrived {
             Some(r) => g.seen_as = Some(PortClass::of(r.src.port())),
@@ -155,7 +157,10 @@ pub fn upstream(sent: &[Sent], received: &[&Received], host_of: impl Fn(IpAddr) 
     }
     let mut out: Vec<Upstream> = groups.into_values().collect();
     for ((server, class), n) in connects {
-        match out.iter_mut().find(|u| u.server == server && u.transport == Transport::Tcp && u.port_class == class) {
+        match out
+            .iter_mut()
+            .find(|u| u.server == server && u.transport == Transport::Tcp && u.port_class == class)
+        {
             Some(u) => u.tcp_connects += n,
             None => out.push(Upstream {
                 server,
@@ -271,20 +276,36 @@ impl Outcome {
                 upstream.sort();
                 upstream.dedup();
                 let status = r.status.lines().next().unwrap_or("").to_string();
-                (node, serde_json::json!({ "status": status, "source_ports": r.source_ports, "upstream": upstream }))
+                (
+                    node,
+                    serde_json::json!({ "status": status, "source_ports": r.source_ports, "upstream": upstream }),
+                )
             })
             .collect();
         let mut grouped: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
         for (s, log) in &self.servers {
             let counts = grouped.entry(group(s)).or_default();
             for r in log {
-                *counts.entry(format!("{} {} {} {} -> {}{}", who(r.src, &owner), r.transport, r.qname, r.qtype, r.rcode, if r.aa { " aa" } else { "" })).or_default() += 1;
+                *counts
+                    .entry(format!(
+                        "{} {} {} {} -> {}{}",
+                        who(r.src, &owner),
+                        r.transport,
+                        r.qname,
+                        r.qtype,
+                        r.rcode,
+                        if r.aa { " aa" } else { "" }
+                    ))
+                    .or_default() += 1;
             }
         }
         // How often a query arrived depends on retransmit timers; whether it did, does not.
         let servers: BTreeMap<String, Vec<String>> = grouped.into_iter().map(|(g, counts)| (g, counts.into_keys().collect())).collect();
-        let firewalls: BTreeMap<&String, BTreeMap<&String, &str>> =
-            self.firewalls.iter().map(|(n, c)| (n, c.iter().map(|(k, v)| (k, if *v == 0 { "0" } else { "some" })).collect())).collect();
+        let firewalls: BTreeMap<&String, BTreeMap<&String, &str>> = self
+            .firewalls
+            .iter()
+            .map(|(n, c)| (n, c.iter().map(|(k, v)| (k, if *v == 0 { "0" } else { "some" })).collect()))
+            .collect();
         serde_json::json!({
             "scenario": self.scenario,
             "kind": self.kind,

@@ -91,7 +91,11 @@ pub async fn exchange(a: &Ask) -> (Answer, Option<Message>) {
                 }
             }
             Transport::Tcp => {
-                let sock = if a.server.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+                let sock = if a.server.is_ipv4() {
+                    tokio::net::TcpSocket::new_v4()?
+                } else {
+                    tokio::net::TcpSocket::new_v6()?
+                };
                 sock.set_reuseaddr(true)?;
                 sock.bind(local)?;
                 port = sock.local_addr()?.port();
@@ -123,8 +127,28 @@ pub async fn exchange(a: &Ask) -> (Answer, Option<Message>) {
             },
             Some(m),
         ),
-        Ok(Err(e)) => (Answer { rcode: TIMEOUT.into(), aa: false, answers: vec![], source_port: port, elapsed_ms, error: Some(e.to_string()) }, None),
-        Err(_) => (Answer { rcode: TIMEOUT.into(), aa: false, answers: vec![], source_port: port, elapsed_ms, error: None }, None),
+        Ok(Err(e)) => (
+            Answer {
+                rcode: TIMEOUT.into(),
+                aa: false,
+                answers: vec![],
+                source_port: port,
+                elapsed_ms,
+                error: Some(e.to_string()),
+            },
+            None,
+        ),
+        Err(_) => (
+            Answer {
+                rcode: TIMEOUT.into(),
+                aa: false,
+                answers: vec![],
+                source_port: port,
+                elapsed_ms,
+                error: None,
+            },
+            None,
+        ),
     }
 }
 
@@ -142,6 +166,12 @@ where
     })?;
     handle
         .join()
-        .map_err(|_| lab::Error::Io { what: format!("job in {node}"), source: std::io::Error::other("panicked") })?
-        .map_err(|e| lab::Error::Io { what: format!("enter {node}"), source: e })
+        .map_err(|_| lab::Error::Io {
+            what: format!("job in {node}"),
+            source: std::io::Error::other("panicked"),
+        })?
+        .map_err(|e| lab::Error::Io {
+            what: format!("enter {node}"),
+            source: e,
+        })
 }

@@ -44,7 +44,9 @@ fn verdict(ok: bool, expect: &[String]) -> String {
 
 fn table(rows: &[Vec<String>]) -> String {
     let cols = rows.iter().map(|r| r.len()).max().unwrap_or(0);
-    let widths: Vec<usize> = (0..cols).map(|c| rows.iter().map(|r| r.get(c).map_or(0, |s| s.chars().count())).max().unwrap_or(0)).collect();
+    let widths: Vec<usize> = (0..cols)
+        .map(|c| rows.iter().map(|r| r.get(c).map_or(0, |s| s.chars().count())).max().unwrap_or(0))
+        .collect();
     let mut out = String::new();
     for r in rows {
         let line: Vec<String> = r.iter().enumerate().map(|(i, s)| format!("{s:<w$}", w = widths[i])).collect();
@@ -56,31 +58,72 @@ fn table(rows: &[Vec<String>]) -> String {
 /// The human-readable report of one run.
 pub fn text(o: &Outcome) -> String {
     let mut s = String::new();
-    let versions: Vec<String> = o.resolvers.values().map(|r| r.version.clone()).filter(|v| !v.is_empty()).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+    let versions: Vec<String> = o
+        .resolvers
+        .values()
+        .map(|r| r.version.clone())
+        .filter(|v| !v.is_empty())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
     let _ = writeln!(s, "== {} with {} ({})\n", o.scenario, o.kind, versions.join(", "));
     if !o.probes.is_empty() {
         let _ = writeln!(s, "Probes: queries sent straight to a server, like `dig -b 0.0.0.0#PORT NAME @SERVER`");
-        let mut rows = vec![["FROM", "SERVER", "QUERY", "VIA", "SOURCE PORT", "RESULT", "TIME", "EXPECTED"].map(String::from).to_vec()];
+        let mut rows = vec![["FROM", "SERVER", "QUERY", "VIA", "SOURCE PORT", "RESULT", "TIME", "EXPECTED"]
+            .map(String::from)
+            .to_vec()];
         for p in &o.probes {
-            let port = if p.requested_port == p.source_port.to_string() { p.requested_port.clone() } else { format!("{} ({})", p.requested_port, p.source_port) };
-            rows.push(vec![p.from.clone(), p.server.clone(), format!("{} {}", dotless(&p.qname), p.qtype), p.transport.to_string(), port, p.rcode.clone(), ms(p.elapsed_ms), verdict(p.ok, &p.expect)]);
+            let port = if p.requested_port == p.source_port.to_string() {
+                p.requested_port.clone()
+            } else {
+                format!("{} ({})", p.requested_port, p.source_port)
+            };
+            rows.push(vec![
+                p.from.clone(),
+                p.server.clone(),
+                format!("{} {}", dotless(&p.qname), p.qtype),
+                p.transport.to_string(),
+                port,
+                p.rcode.clone(),
+                ms(p.elapsed_ms),
+                verdict(p.ok, &p.expect),
+            ]);
         }
         s += &table(&rows);
         s += "\n";
     }
     if !o.queries.is_empty() {
         let _ = writeln!(s, "Queries through the resolvers");
-        let mut rows = vec![["FROM", "RESOLVER", "ITS PORTS", "QUERY", "RESULT", "TIME", "EXPECTED"].map(String::from).to_vec()];
+        let mut rows = vec![["FROM", "RESOLVER", "ITS PORTS", "QUERY", "RESULT", "TIME", "EXPECTED"]
+            .map(String::from)
+            .to_vec()];
         for q in &o.queries {
-            let ports = o.resolvers.get(&q.resolver).and_then(|r| r.source_ports.clone()).unwrap_or_else(|| "default".into());
-            rows.push(vec![q.from.clone(), q.resolver.clone(), ports, format!("{} {}", dotless(&q.qname), q.qtype), q.rcode.clone(), ms(q.elapsed_ms), verdict(q.ok, &q.expect)]);
+            let ports = o
+                .resolvers
+                .get(&q.resolver)
+                .and_then(|r| r.source_ports.clone())
+                .unwrap_or_else(|| "default".into());
+            rows.push(vec![
+                q.from.clone(),
+                q.resolver.clone(),
+                ports,
+                format!("{} {}", dotless(&q.qname), q.qtype),
+                q.rcode.clone(),
+                ms(q.elapsed_ms),
+                verdict(q.ok, &q.expect),
+            ]);
         }
         s += &table(&rows);
         s += "\n";
     }
     let _ = writeln!(s, "What each resolver sent upstream (port class as sent -> as the server saw it)");
     for (node, r) in &o.resolvers {
-        let _ = writeln!(s, "  {node} [{}]: {}", r.source_ports.as_deref().unwrap_or("default ports"), r.status.lines().next().unwrap_or(""));
+        let _ = writeln!(
+            s,
+            "  {node} [{}]: {}",
+            r.source_ports.as_deref().unwrap_or("default ports"),
+            r.status.lines().next().unwrap_or("")
+        );
         let mut rows = Vec::new();
         for u in &r.upstream {
             rows.push(vec![
@@ -90,7 +133,11 @@ pub fn text(o: &Outcome) -> String {
                 format!("{} -> {}", u.port_class, u.seen_as.map_or("-".to_string(), |c| c.to_string())),
                 format!("sent {}", u.sent),
                 if u.lost > 0 { format!("LOST {}", u.lost) } else { "lost 0".into() },
-                if u.tcp_connects > 0 { format!("tcp connects {}", u.tcp_connects) } else { String::new() },
+                if u.tcp_connects > 0 {
+                    format!("tcp connects {}", u.tcp_connects)
+                } else {
+                    String::new()
+                },
             ]);
         }
         s += &table(&rows);
@@ -134,9 +181,15 @@ pub fn text(o: &Outcome) -> String {
 /// outcome: the whole picture at once.
 pub fn matrix(cells: &std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>) -> String {
     let kinds: std::collections::BTreeSet<&String> = cells.values().flat_map(|r| r.keys()).collect();
-    let mut rows = vec![std::iter::once("CASE".to_string()).chain(kinds.iter().map(|k| k.to_string())).collect::<Vec<_>>()];
+    let mut rows = vec![std::iter::once("CASE".to_string())
+        .chain(kinds.iter().map(|k| k.to_string()))
+        .collect::<Vec<_>>()];
     for (case, row) in cells {
-        rows.push(std::iter::once(case.clone()).chain(kinds.iter().map(|k| row.get(*k).cloned().unwrap_or_else(|| "-".into()))).collect());
+        rows.push(
+            std::iter::once(case.clone())
+                .chain(kinds.iter().map(|k| row.get(*k).cloned().unwrap_or_else(|| "-".into())))
+                .collect(),
+        );
     }
     table(&rows)
 }

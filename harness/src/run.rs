@@ -70,7 +70,11 @@ impl UpLab {
                 netns_fd: self.lab.netns(&n.name).expect("every node is in the lab").raw(),
             })
             .collect();
-        crate::supervise::LabInfo { lab: scenario.name.clone(), pid: std::process::id(), nodes }
+        crate::supervise::LabInfo {
+            lab: scenario.name.clone(),
+            pid: std::process::id(),
+            nodes,
+        }
     }
 }
 
@@ -97,7 +101,12 @@ pub fn up(scenario: &Scenario, kind: Kind) -> Result<UpLab, RunError> {
         };
         resolvers.push(resolver::start(kind, &spec, READY_WITHIN).map_err(|e| RunError::Other(format!("{}: {e}", node.name)))?);
     }
-    Ok(UpLab { _resolvers: resolvers, _servers: servers, lab, _dir: dir })
+    Ok(UpLab {
+        _resolvers: resolvers,
+        _servers: servers,
+        lab,
+        _dir: dir,
+    })
 }
 
 /// Runs `scenario` with `kind` on every resolver node.
@@ -150,7 +159,13 @@ pub fn run(scenario: &Scenario, kind: Kind, progress: &dyn Progress) -> Result<O
         progress.step(&format!("{} ready on {}", kind, node.name));
         reports.insert(
             node.name.clone(),
-            ResolverReport { kind, version, status, source_ports: r.source_ports.map(|p| p.to_string()), upstream: vec![] },
+            ResolverReport {
+                kind,
+                version,
+                status,
+                source_ports: r.source_ports.map(|p| p.to_string()),
+                upstream: vec![],
+            },
         );
     }
     tick(&mut timings.resolvers_ready_ms);
@@ -205,9 +220,27 @@ pub fn run(scenario: &Scenario, kind: Kind, progress: &dyn Progress) -> Result<O
         ));
     }
     for q in queries.iter().filter(|q| !q.ok) {
-        failures.push(format!("query {} {} via {} ({}): expected {}, got {}", q.qname, q.qtype, q.resolver, q.kind, q.expect.join(" or "), q.rcode));
+        failures.push(format!(
+            "query {} {} via {} ({}): expected {}, got {}",
+            q.qname,
+            q.qtype,
+            q.resolver,
+            q.kind,
+            q.expect.join(" or "),
+            q.rcode
+        ));
     }
-    Ok(Outcome { scenario: scenario.name.clone(), kind, probes, queries, resolvers: reports, servers: by_server, firewalls, timings, failures })
+    Ok(Outcome {
+        scenario: scenario.name.clone(),
+        kind,
+        probes,
+        queries,
+        resolvers: reports,
+        servers: by_server,
+        firewalls,
+        timings,
+        failures,
+    })
 }
 
 fn ask_of_probe(p: &Probe) -> Ask {
@@ -258,7 +291,10 @@ fn run_probes(lab: &lab::Lab, probes: &[Probe]) -> Result<Vec<ProbeResult>, RunE
         })
         .collect::<Result<_, _>>()?;
     for h in handles {
-        let answers = h.join().map_err(|_| RunError::Other("probe thread panicked".into()))?.map_err(|e| RunError::Other(e.to_string()))?;
+        let answers = h
+            .join()
+            .map_err(|_| RunError::Other("probe thread panicked".into()))?
+            .map_err(|e| RunError::Other(e.to_string()))?;
         for (i, a) in answers {
             let p = &probes[i];
             results[i] = Some(ProbeResult {
@@ -319,7 +355,10 @@ fn run_queries(lab: &lab::Lab, scenario: &Scenario, kind: Kind) -> Result<Vec<Qu
         .collect::<Result<_, _>>()?;
     let mut results: Vec<Option<QueryResult>> = vec![None; scenario.queries.len()];
     for h in handles {
-        let answers = h.join().map_err(|_| RunError::Other("query thread panicked".into()))?.map_err(|e| RunError::Other(e.to_string()))?;
+        let answers = h
+            .join()
+            .map_err(|_| RunError::Other("query thread panicked".into()))?
+            .map_err(|e| RunError::Other(e.to_string()))?;
         for (i, a) in answers {
             let q: &Query = &scenario.queries[i];
             results[i] = Some(QueryResult {
@@ -347,12 +386,14 @@ struct WorkDir {
 
 impl WorkDir {
     fn new(scenario: &str, kind: Kind) -> Result<WorkDir, RunError> {
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
         let path = std::env::temp_dir().join(format!("dnslab-{scenario}-{kind}-{}-{nanos}", std::process::id()));
         std::fs::create_dir_all(&path).map_err(|e| RunError::Other(format!("{}: {e}", path.display())))?;
         Ok(WorkDir { path })
     }
-
 }
 
 impl Drop for WorkDir {

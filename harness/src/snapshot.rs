@@ -16,10 +16,16 @@ pub fn stable(s: &Scenario, o: &Outcome) -> serde_json::Value {
             .map_or_else(|| a.to_string(), |n| n.name.clone())
     };
     let group = |host: &str| {
-        let zones = s.servers().find(|(_, sv)| sv.hostname.to_string().trim_end_matches('.') == host).map(|(_, sv)| &sv.zones);
+        let zones = s
+            .servers()
+            .find(|(_, sv)| sv.hostname.to_string().trim_end_matches('.') == host)
+            .map(|(_, sv)| &sv.zones);
         let Some(zones) = zones else { return host.to_string() };
-        let mut peers: Vec<String> =
-            s.servers().filter(|(_, sv)| &sv.zones == zones).map(|(_, sv)| sv.hostname.to_string().trim_end_matches('.').to_string()).collect();
+        let mut peers: Vec<String> = s
+            .servers()
+            .filter(|(_, sv)| &sv.zones == zones)
+            .map(|(_, sv)| sv.hostname.to_string().trim_end_matches('.').to_string())
+            .collect();
         peers.sort();
         peers.join("|")
     };

@@ -112,7 +112,10 @@ pub fn reexec(detach: bool) -> i32 {
     match child.wait() {
         Ok(s) => s.code().unwrap_or_else(|| {
             use std::os::unix::process::ExitStatusExt;
-            eprintln!("dnslab: the lab supervisor was killed by signal {}; the kernel has released the lab", s.signal().unwrap_or(0));
+            eprintln!(
+                "dnslab: the lab supervisor was killed by signal {}; the kernel has released the lab",
+                s.signal().unwrap_or(0)
+            );
             2
         }),
         Err(e) => {
@@ -262,7 +265,10 @@ const FD_SPACE: usize = 64;
 fn send_fds(s: &UnixStream, fds: &[i32]) -> std::io::Result<()> {
     use std::os::fd::AsRawFd;
     let mut byte = [b'F'];
-    let mut iov = libc::iovec { iov_base: byte.as_mut_ptr() as *mut libc::c_void, iov_len: 1 };
+    let mut iov = libc::iovec {
+        iov_base: byte.as_mut_ptr() as *mut libc::c_void,
+        iov_len: 1,
+    };
     let mut space = [0u8; FD_SPACE];
     // SAFETY: the control buffer is large enough for a few fds (CMSG_SPACE checked below).
     unsafe {
@@ -289,7 +295,10 @@ fn send_fds(s: &UnixStream, fds: &[i32]) -> std::io::Result<()> {
 fn recv_fds(s: &UnixStream) -> std::io::Result<(Vec<i32>, String)> {
     use std::os::fd::AsRawFd;
     let mut buf = [0u8; 512];
-    let mut iov = libc::iovec { iov_base: buf.as_mut_ptr() as *mut libc::c_void, iov_len: buf.len() };
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr() as *mut libc::c_void,
+        iov_len: buf.len(),
+    };
     let mut space = [0u8; FD_SPACE];
     // SAFETY: recvmsg into our own buffers; the cmsg walk stays within msg_controllen.
     unsafe {

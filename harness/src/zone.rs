@@ -82,7 +82,10 @@ pub fn parse(origin: &Name, text: &str) -> Result<Vec<Record>, Vec<ZoneError>> {
                 let mut records: Vec<Record> = sets.values().flat_map(|s| s.records_without_rrsigs().cloned()).collect();
                 for r in &records {
                     if !origin.zone_of(&r.name) {
-                        return Err(vec![ZoneError { line: 0, message: format!("{} is outside the zone {origin}", r.name) }]);
+                        return Err(vec![ZoneError {
+                            line: 0,
+                            message: format!("{} is outside the zone {origin}", r.name),
+                        }]);
                     }
                 }
                 sort(&mut records);
@@ -102,12 +105,22 @@ pub fn parse(origin: &Name, text: &str) -> Result<Vec<Record>, Vec<ZoneError>> {
                 match bad {
                     Some(k) => {
                         let prefix: String = items[..k].iter().map(|(_, t)| t.as_str()).collect::<Vec<_>>().join("\n");
-                        let msg = Parser::new(prefix, None, Some(origin.clone())).parse().err().map(|e| describe(&e)).unwrap_or_default();
-                        errors.push(ZoneError { line: items[k - 1].0, message: msg });
+                        let msg = Parser::new(prefix, None, Some(origin.clone()))
+                            .parse()
+                            .err()
+                            .map(|e| describe(&e))
+                            .unwrap_or_default();
+                        errors.push(ZoneError {
+                            line: items[k - 1].0,
+                            message: msg,
+                        });
                         items.remove(k - 1);
                     }
                     None => {
-                        errors.push(ZoneError { line: items.last().map_or(1, |l| l.0), message: describe(&whole) });
+                        errors.push(ZoneError {
+                            line: items.last().map_or(1, |l| l.0),
+                            message: describe(&whole),
+                        });
                         return Err(errors);
                     }
                 }
@@ -252,19 +265,35 @@ mod tests {
         for z in [".", "com.", "net.", "live.com.", "msft.net."] {
             zones.insert(n(z), vec![]);
         }
-        let s = |h: &str, a: &str, zs: &[&str]| ServerInfo { hostname: n(h), addrs: vec![a.parse().unwrap()], zones: zs.iter().map(|z| n(z)).collect() };
+        let s = |h: &str, a: &str, zs: &[&str]| ServerInfo {
+            hostname: n(h),
+            addrs: vec![a.parse().unwrap()],
+            zones: zs.iter().map(|z| n(z)).collect(),
+        };
         let servers = [
             s("a.root-servers.net.", "203.0.113.1", &["."]),
             s("a.gtld-servers.net.", "203.0.113.2", &["com.", "net."]),
             s("ns1.msft.net.", "198.51.100.2", &["live.com.", "msft.net."]),
         ];
         let zs = derive(zones, &servers);
-        let text = |o: &str| zs.iter().find(|z| z.origin == n(o)).unwrap().records.iter().map(|r| r.to_string()).collect::<Vec<_>>().join("\n");
+        let text = |o: &str| {
+            zs.iter()
+                .find(|z| z.origin == n(o))
+                .unwrap()
+                .records
+                .iter()
+                .map(|r| r.to_string())
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
         let com = text("com.");
         assert!(com.contains("live.com. 3600 IN NS ns1.msft.net."), "{com}");
         assert!(!com.contains("198.51.100.2"), "no glue for an out-of-zone name: {com}");
         let net = text("net.");
-        assert!(net.contains("msft.net. 3600 IN NS ns1.msft.net.") && net.contains("ns1.msft.net. 3600 IN A 198.51.100.2"), "{net}");
+        assert!(
+            net.contains("msft.net. 3600 IN NS ns1.msft.net.") && net.contains("ns1.msft.net. 3600 IN A 198.51.100.2"),
+            "{net}"
+        );
         assert!(text(".").contains("a.gtld-servers.net. 3600 IN A 203.0.113.2"));
         assert!(text("msft.net.").contains("ns1.msft.net. 3600 IN A 198.51.100.2"));
     }

@@ -132,9 +132,19 @@ pub fn render(filters: &[Filter], snat: &[Snat]) -> Option<String> {
             let to = if n.to.is_ipv6() { format!("[{}]", n.to) } else { n.to.to_string() };
             if let Some(p) = n.ports {
                 // A port range needs a transport protocol in the rule.
-                let _ = writeln!(s, "    oifname \"{}\" meta nfproto ipv{} meta l4proto {{ tcp, udp }} snat {fam} to {to}:{p}", n.out_iface, if n.to.is_ipv6() { 6 } else { 4 });
+                let _ = writeln!(
+                    s,
+                    "    oifname \"{}\" meta nfproto ipv{} meta l4proto {{ tcp, udp }} snat {fam} to {to}:{p}",
+                    n.out_iface,
+                    if n.to.is_ipv6() { 6 } else { 4 }
+                );
             }
-            let _ = writeln!(s, "    oifname \"{}\" meta nfproto ipv{} snat {fam} to {to}", n.out_iface, if n.to.is_ipv6() { 6 } else { 4 });
+            let _ = writeln!(
+                s,
+                "    oifname \"{}\" meta nfproto ipv{} snat {fam} to {to}",
+                n.out_iface,
+                if n.to.is_ipv6() { 6 } else { 4 }
+            );
         }
         s += "  }\n";
     }
@@ -156,9 +166,16 @@ mod tests {
             except_sport: vec![53],
             action: Action::Drop,
         };
-        let n = Snat { out_iface: "internet".into(), to: "203.0.113.30".parse().unwrap(), ports: Some(Ports { lo: 600, hi: 1023 }) };
+        let n = Snat {
+            out_iface: "internet".into(),
+            to: "203.0.113.30".parse().unwrap(),
+            ports: Some(Ports { lo: 600, hi: 1023 }),
+        };
         let text = render(&[f], &[n]).unwrap();
-        assert!(text.contains("meta l4proto { udp, tcp } th dport 53 th sport 1-1023 th sport != 53 counter name \"lowport_drop\" drop"), "{text}");
+        assert!(
+            text.contains("meta l4proto { udp, tcp } th dport 53 th sport 1-1023 th sport != 53 counter name \"lowport_drop\" drop"),
+            "{text}"
+        );
         assert!(text.contains("snat ip to 203.0.113.30:600-1023"), "{text}");
     }
 }

@@ -44,20 +44,33 @@ pub fn nft_path() -> Result<std::path::PathBuf> {
             return Ok(p);
         }
     }
-    Err(Error::MissingTool { tool: "nft", package: "nftables" })
+    Err(Error::MissingTool {
+        tool: "nft",
+        package: "nftables",
+    })
 }
 
 impl Lab {
     /// Builds the topology. On any failure everything built so far is
     /// released before the error returns: there is never a half-built lab.
     pub fn up(topology: &Topology) -> Result<Lab> {
-        let nft = if topology.nodes.iter().any(|n| !n.filters.is_empty() || !n.snat.is_empty()) { Some(nft_path()?) } else { None };
+        let nft = if topology.nodes.iter().any(|n| !n.filters.is_empty() || !n.snat.is_empty()) {
+            Some(nft_path()?)
+        } else {
+            None
+        };
         let topo = topology.clone();
         // setns() only moves the calling thread: do the work on a thread of our own.
-        let (lab, timings) = std::thread::spawn(move || build(topo))
-            .join()
-            .map_err(|_| Error::Io { what: "lab setup thread".into(), source: std::io::Error::other("panicked") })??;
-        let mut lab = Lab { topology: topology.clone(), nodes: lab.0, _switches: lab.1, timings };
+        let (lab, timings) = std::thread::spawn(move || build(topo)).join().map_err(|_| Error::Io {
+            what: "lab setup thread".into(),
+            source: std::io::Error::other("panicked"),
+        })??;
+        let mut lab = Lab {
+            topology: topology.clone(),
+            nodes: lab.0,
+            _switches: lab.1,
+            timings,
+        };
         if let Some(nft) = nft {
             let t = Instant::now();
             lab.load_rules(&nft)?;
@@ -88,11 +101,7 @@ impl Lab {
     }
 
     /// Runs `f` on a new OS thread inside `node`.
-    pub fn thread<T: Send + 'static>(
-        &self,
-        node: &str,
-        f: impl FnOnce() -> T + Send + 'static,
-    ) -> Result<std::thread::JoinHandle<std::io::Result<T>>> {
+    pub fn thread<T: Send + 'static>(&self, node: &str, f: impl FnOnce() -> T + Send + 'static) -> Result<std::thread::JoinHandle<std::io::Result<T>>> {
         let ns = self.netns(node)?;
         process::spawn_thread(format!("lab:{node}"), ns, f).map_err(Error::io("spawn node thread"))
     }
@@ -108,10 +117,15 @@ impl Lab {
         let nft = nft_path()?;
         let out = self.output(node, Command::new(nft).args(["-j", "list", "counters", "table", "inet", firewall::TABLE]))?;
         if !out.status.success() {
-            return Err(Error::Nft { node: node.into(), stderr: String::from_utf8_lossy(&out.stderr).into() });
+            return Err(Error::Nft {
+                node: node.into(),
+                stderr: String::from_utf8_lossy(&out.stderr).into(),
+            });
         }
-        let v: serde_json::Value = serde_json::from_slice(&out.stdout)
-            .map_err(|e| Error::Nft { node: node.into(), stderr: format!("unreadable nft json: {e}") })?;
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).map_err(|e| Error::Nft {
+            node: node.into(),
+            stderr: format!("unreadable nft json: {e}"),
+        })?;
         let mut counters = BTreeMap::new();
         for item in v["nftables"].as_array().into_iter().flatten() {
             if let Some(c) = item.get("counter") {
@@ -132,13 +146,21 @@ impl Lab {
             cmd.args(["-f", "-"]).stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::piped());
             process::enter_on_exec(&mut cmd, &self.nodes[&n.name]);
             let mut child = cmd.spawn().map_err(Error::io("start nft"))?;
-            child.stdin.take().expect("piped").write_all(script.as_bytes()).map_err(Error::io("write nft script"))?;
+            child
+                .stdin
+                .take()
+                .expect("piped")
+                .write_all(script.as_bytes())
+                .map_err(Error::io("write nft script"))?;
             running.push((n.name.clone(), child));
         }
         for (node, child) in running {
             let out = child.wait_with_output().map_err(Error::io("wait for nft"))?;
             if !out.status.success() {
-                return Err(Error::Nft { node, stderr: String::from_utf8_lossy(&out.stderr).trim().to_string() });
+                return Err(Error::Nft {
+                    node,
+                    stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+                });
             }
         }
         Ok(())
@@ -162,7 +184,10 @@ fn build(topo: Topology) -> Result<(Built, Vec<(&'static str, Duration)>)> {
     let nodes: Vec<Netns> = all;
     lap("namespaces", &mut timings);
 
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(Error::io("runtime"))?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(Error::io("runtime"))?;
     let _guard = rt.enter();
     // One netlink socket per namespace, plus its sysctls, while we are inside it.
     let mut handles = Vec::new();

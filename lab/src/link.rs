@@ -19,12 +19,20 @@ pub const BRIDGE: &str = "br";
 
 /// `ip link set lo up`
 pub async fn lo_up(h: &Handle) -> Result<()> {
-    h.link().set(LinkUnspec::new_with_name("lo").up().build()).execute().await.map_err(Error::netlink("lo up"))
+    h.link()
+        .set(LinkUnspec::new_with_name("lo").up().build())
+        .execute()
+        .await
+        .map_err(Error::netlink("lo up"))
 }
 
 /// `ip link add br type bridge; ip link set br up`
 pub async fn bridge(h: &Handle) -> Result<()> {
-    h.link().add(LinkBridge::new(BRIDGE).build()).execute().await.map_err(Error::netlink("add bridge"))
+    h.link()
+        .add(LinkBridge::new(BRIDGE).build())
+        .execute()
+        .await
+        .map_err(Error::netlink("add bridge"))
 }
 
 /// `ip link add LOCAL [master br] type veth peer name PEER netns FD`, in one
@@ -36,7 +44,11 @@ pub async fn veth(h: &Handle, local: &str, peer: &str, peer_ns: RawFd, master: O
     if let Some(m) = master {
         b = b.controller(m);
     }
-    h.link().add(b.build()).execute().await.map_err(Error::netlink(format!("add veth {local} <-> {peer}")))
+    h.link()
+        .add(b.build())
+        .execute()
+        .await
+        .map_err(Error::netlink(format!("add veth {local} <-> {peer}")))
 }
 
 /// `ip link show NAME` -> ifindex
@@ -44,14 +56,21 @@ pub async fn index(h: &Handle, name: &str) -> Result<u32> {
     let mut s = h.link().get().match_name(name).execute();
     match s.try_next().await {
         Ok(Some(m)) => Ok(m.header.index),
-        Ok(None) => Err(Error::Netlink { what: format!("no link {name}"), source: rtnetlink::Error::RequestFailed }),
+        Ok(None) => Err(Error::Netlink {
+            what: format!("no link {name}"),
+            source: rtnetlink::Error::RequestFailed,
+        }),
         Err(e) => Err(Error::netlink(format!("find link {name}"))(e)),
     }
 }
 
 /// `ip link set NAME up` (the veth peer usually is already, this makes sure)
 pub async fn up(h: &Handle, idx: u32) -> Result<()> {
-    h.link().set(LinkUnspec::new_with_index(idx).up().build()).execute().await.map_err(Error::netlink("link up"))
+    h.link()
+        .set(LinkUnspec::new_with_index(idx).up().build())
+        .execute()
+        .await
+        .map_err(Error::netlink("link up"))
 }
 
 /// `ip addr add ADDR/PREFIX dev IDX nodad`
@@ -74,5 +93,9 @@ pub async fn route(h: &Handle, r: &Route) -> Result<()> {
             .build(),
         _ => unreachable!("routes are derived per address family"),
     };
-    h.route().add(msg).execute().await.map_err(Error::netlink(format!("add route {} via {}", r.dest, r.via)))
+    h.route()
+        .add(msg)
+        .execute()
+        .await
+        .map_err(Error::netlink(format!("add route {} via {}", r.dest, r.via)))
 }

@@ -17,7 +17,9 @@ pub struct Netns {
 impl Netns {
     /// The namespace the calling thread is in now (`/proc/thread-self/ns/net`).
     pub fn current() -> io::Result<Netns> {
-        Ok(Netns { fd: File::open("/proc/thread-self/ns/net")?.into() })
+        Ok(Netns {
+            fd: File::open("/proc/thread-self/ns/net")?.into(),
+        })
     }
 
     /// Creates `n` new namespaces. Runs on a throwaway thread, because

@@ -31,7 +31,11 @@ impl Process {
     pub(crate) fn spawn(node: &str, ns: Arc<Netns>, cmd: &mut Command) -> io::Result<Process> {
         enter_on_exec(cmd, &ns);
         let child = cmd.spawn()?;
-        Ok(Process { child, node: node.to_string(), _ns: ns })
+        Ok(Process {
+            child,
+            node: node.to_string(),
+            _ns: ns,
+        })
     }
 
     pub fn pid(&self) -> u32 {

@@ -157,7 +157,10 @@ impl Builder {
     }
 
     pub fn node(&mut self, name: &str) -> &mut NodeDraft {
-        self.nodes.push(NodeDraft { name: name.to_string(), ..Default::default() });
+        self.nodes.push(NodeDraft {
+            name: name.to_string(),
+            ..Default::default()
+        });
         self.nodes.last_mut().expect("just pushed")
     }
 
@@ -170,7 +173,9 @@ impl Builder {
                 err(format!("segment `{name}` defined twice"));
             }
             if name.is_empty() || name.len() > IFNAME_MAX || name.contains(['/', ' ']) {
-                err(format!("segment name `{name}` must be 1-{IFNAME_MAX} characters without `/` or spaces: it names interfaces"));
+                err(format!(
+                    "segment name `{name}` must be 1-{IFNAME_MAX} characters without `/` or spaces: it names interfaces"
+                ));
             }
             for s in subnets {
                 if !allowed(s.network()) || !allowed(s.broadcast()) {
@@ -182,7 +187,11 @@ impl Builder {
         let mut segments: Vec<Segment> = self
             .segments
             .iter()
-            .map(|(name, subnets)| Segment { name: name.clone(), subnets: subnets.clone(), members: vec![] })
+            .map(|(name, subnets)| Segment {
+                name: name.clone(),
+                subnets: subnets.clone(),
+                members: vec![],
+            })
             .collect();
         let mut nodes = Vec::new();
         let mut owners: BTreeMap<IpAddr, &str> = BTreeMap::new();
@@ -207,14 +216,16 @@ impl Builder {
                         err(format!("address {a} is used by both `{o}` and `{}`", d.name));
                     }
                     match segments[si].subnets.iter().find(|s| s.contains(&a)) {
-                        Some(s) if a != s.network() || s.prefix_len() >= 31 => {
-                            nets.push(IpNet::new(a, s.prefix_len()).expect("prefix from a valid net"))
-                        }
+                        Some(s) if a != s.network() || s.prefix_len() >= 31 => nets.push(IpNet::new(a, s.prefix_len()).expect("prefix from a valid net")),
                         _ => err(format!("node `{}`: {a} is not a host address of segment `{seg}`", d.name)),
                     }
                 }
                 segments[si].members.push((ni, ifaces.len()));
-                ifaces.push(Iface { name: seg.clone(), segment: si, addrs: nets });
+                ifaces.push(Iface {
+                    name: seg.clone(),
+                    segment: si,
+                    addrs: nets,
+                });
             }
             for (k, _) in &d.sysctls {
                 if !k.starts_with("net.") || k.contains("..") || k.contains('/') {
@@ -286,7 +297,11 @@ fn derive_routes(nodes: &[Node], segments: &[Segment], start: usize) -> Vec<Rout
         for (seg, hop) in reached {
             let Some((via, dev)) = hop else { continue };
             for &dest in segments[seg].subnets.iter().filter(|s| s.addr().is_ipv6() == v6) {
-                routes.push(Route { dest: dest.trunc(), via, dev: dev.clone() });
+                routes.push(Route {
+                    dest: dest.trunc(),
+                    via,
+                    dev: dev.clone(),
+                });
             }
         }
     }
@@ -308,11 +323,21 @@ mod tests {
         b.segment("wan", &["203.0.113.0/24".parse().unwrap()]);
         b.segment("lan", &["198.51.100.0/28".parse().unwrap()]);
         b.node("client").iface("wan", &[ip("203.0.113.10")]);
-        b.node("fw").iface("wan", &[ip("203.0.113.1")]).iface("lan", &[ip("198.51.100.1")]).forward(true);
+        b.node("fw")
+            .iface("wan", &[ip("203.0.113.1")])
+            .iface("lan", &[ip("198.51.100.1")])
+            .forward(true);
         b.node("srv").iface("lan", &[ip("198.51.100.2")]);
         let t = b.build().unwrap();
         let r = &t.node("client").unwrap().routes;
-        assert_eq!(r, &[Route { dest: "198.51.100.0/28".parse().unwrap(), via: ip("203.0.113.1"), dev: "wan".into() }]);
+        assert_eq!(
+            r,
+            &[Route {
+                dest: "198.51.100.0/28".parse().unwrap(),
+                via: ip("203.0.113.1"),
+                dev: "wan".into()
+            }]
+        );
         assert_eq!(t.node("srv").unwrap().routes[0].via, ip("198.51.100.1"));
         assert!(t.node("fw").unwrap().routes.is_empty());
     }

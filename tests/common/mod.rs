@@ -45,7 +45,10 @@ pub fn host_state() -> String {
 /// Network namespaces alive on the machine, by inode: those some thread is
 /// in, and those only held by an open fd (how dnslab holds them).
 pub fn netns_count() -> usize {
-    sh("ls -l /proc/[0-9]*/task/*/ns/net /proc/[0-9]*/fd/ 2>/dev/null | grep -o 'net:\\[[0-9]*\\]' | sort -u | wc -l").trim().parse().unwrap_or(0)
+    sh("ls -l /proc/[0-9]*/task/*/ns/net /proc/[0-9]*/fd/ 2>/dev/null | grep -o 'net:\\[[0-9]*\\]' | sort -u | wc -l")
+        .trim()
+        .parse()
+        .unwrap_or(0)
 }
 
 /// Waits up to `secs` for `cond`.

@@ -38,7 +38,8 @@ fn generated(n: usize) -> Topology {
     }
     for i in 0..n.saturating_sub(1) {
         let s = i / 50;
-        b.node(&format!("h{i}")).iface(&format!("s{s}"), &[format!("2001:db8:{s:x}::{:x}", i % 50 + 2).parse().unwrap()]);
+        b.node(&format!("h{i}"))
+            .iface(&format!("s{s}"), &[format!("2001:db8:{s:x}::{:x}", i % 50 + 2).parse().unwrap()]);
     }
     b.build().expect("generated topology is valid")
 }
@@ -57,7 +58,13 @@ fn up_down(name: &str, topo: &Topology, rounds: usize) -> (Duration, Duration) {
         std::thread::sleep(Duration::from_millis(200));
     }
     let (u, d) = (median(ups), median(downs));
-    println!("| {name} ({} nodes, {} segments) | {} | {} |", topo.nodes().len(), topo.segments().len(), ms(u), ms(d));
+    println!(
+        "| {name} ({} nodes, {} segments) | {} | {} |",
+        topo.nodes().len(),
+        topo.segments().len(),
+        ms(u),
+        ms(d)
+    );
     (u, d)
 }
 
@@ -95,11 +102,20 @@ fn main() {
         let overhead = (wall.as_millis() as u64).saturating_sub(resolver_time + probe_time);
         println!(
             "| {kind} | {} ms | {} ms | {} ms | {} ms | {} ms | {} ms | {} ms | {} ms |",
-            tm.lab_up_ms, tm.servers_ready_ms, tm.resolvers_ready_ms, tm.probes_ms, tm.queries_ms, tm.teardown_ms, wall.as_millis(), overhead
+            tm.lab_up_ms,
+            tm.servers_ready_ms,
+            tm.resolvers_ready_ms,
+            tm.probes_ms,
+            tm.queries_ms,
+            tm.teardown_ms,
+            wall.as_millis(),
+            overhead
         );
     }
 }
 
 fn kernel() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/osrelease").map(|s| format!("Linux {}", s.trim())).unwrap_or_default()
+    std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map(|s| format!("Linux {}", s.trim()))
+        .unwrap_or_default()
 }

@@ -76,7 +76,10 @@ struct Front {
 }
 
 fn info(meta: Metadata) -> ResponseInfo {
-    ResponseInfo::from(Header { metadata: meta, counts: HeaderCounts::default() })
+    ResponseInfo::from(Header {
+        metadata: meta,
+        counts: HeaderCounts::default(),
+    })
 }
 
 #[async_trait::async_trait]
@@ -134,9 +137,16 @@ pub(super) fn start(spec: &Spec) -> Result<Running, String> {
         .thread(spec.node, move || {
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
             rt.block_on(async move {
-                let provider = PortPicker { inner: TokioRuntimeProvider::new(), src: addr, ports };
+                let provider = PortPicker {
+                    inner: TokioRuntimeProvider::new(),
+                    src: addr,
+                    ports,
+                };
                 // The default deny list holds every documentation range the lab uses.
-                let options = RecursorOptions { deny_server: vec![], ..RecursorOptions::default() };
+                let options = RecursorOptions {
+                    deny_server: vec![],
+                    ..RecursorOptions::default()
+                };
                 let recursor = match Recursor::with_options(&roots, options, provider) {
                     Ok(r) => Arc::new(r),
                     Err(e) => return drop(ready_tx.send(Err(e.to_string()))),
@@ -158,7 +168,10 @@ pub(super) fn start(spec: &Spec) -> Result<Running, String> {
         })
         .map_err(|e| e.to_string())?;
     ready_rx.recv().unwrap_or_else(|_| Err("hickory resolver thread ended early".into()))?;
-    let guard = InProcess { stop: Some(stop), thread: Some(thread) };
+    let guard = InProcess {
+        stop: Some(stop),
+        thread: Some(thread),
+    };
     Ok(Running {
         kind: Kind::Hickory,
         version: format!("hickory-resolver {}", hickory_version()),

@@ -68,7 +68,10 @@ pub fn available(kind: Kind) -> Result<(), Unavailable> {
 }
 
 pub(crate) fn find_binary(name: &str) -> Option<PathBuf> {
-    ["/usr/sbin", "/usr/bin", "/sbin", "/bin", "/usr/local/sbin", "/usr/local/bin"].iter().map(|d| Path::new(d).join(name)).find(|p| p.exists())
+    ["/usr/sbin", "/usr/bin", "/sbin", "/bin", "/usr/local/sbin", "/usr/local/bin"]
+        .iter()
+        .map(|d| Path::new(d).join(name))
+        .find(|p| p.exists())
 }
 
 /// Does `kind` need the node's `ip_local_port_range` to get its ports?

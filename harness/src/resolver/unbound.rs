@@ -38,12 +38,27 @@ pub(super) fn start(spec: &Spec) -> Result<Running, String> {
     let log = dir.join("unbound.log");
     let logfile = std::fs::File::create(&log).map_err(|e| e.to_string())?;
     let mut cmd = Command::new(&bin);
-    cmd.arg("-d").arg("-c").arg(&conf).stdin(Stdio::null()).stdout(logfile.try_clone().map_err(|e| e.to_string())?).stderr(logfile);
+    cmd.arg("-d")
+        .arg("-c")
+        .arg(&conf)
+        .stdin(Stdio::null())
+        .stdout(logfile.try_clone().map_err(|e| e.to_string())?)
+        .stderr(logfile);
     let process = spec.lab.spawn(spec.node, &mut cmd).map_err(|e| e.to_string())?;
-    Ok(Running { kind: Kind::Unbound, version: version(&bin), log: Some(log), config: Some(conf), guard: Guard::Process(process) })
+    Ok(Running {
+        kind: Kind::Unbound,
+        version: version(&bin),
+        log: Some(log),
+        config: Some(conf),
+        guard: Guard::Process(process),
+    })
 }
 
 fn version(bin: &std::path::Path) -> String {
-    let out = Command::new(bin).arg("-V").output().map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default();
+    let out = Command::new(bin)
+        .arg("-V")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
     out.lines().next().unwrap_or("unbound").trim().replace("Version ", "unbound ")
 }

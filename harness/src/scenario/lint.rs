@@ -47,7 +47,11 @@ pub fn run(cx: &Ctx) -> Vec<Finding> {
         let mut out = Vec::new();
         (lint.check)(cx, &mut out);
         let rule = lint.rule.replace('_', "-");
-        all.extend(out.into_iter().map(|(pos, detail)| Finding { pos, rule: rule.clone(), message: format!("{}: {detail}", lint.message) }));
+        all.extend(out.into_iter().map(|(pos, detail)| Finding {
+            pos,
+            rule: rule.clone(),
+            message: format!("{}: {detail}", lint.message),
+        }));
     }
     all.sort();
     all
@@ -64,7 +68,9 @@ impl<'a> Ctx<'a> {
         self.nodes().iter().find(|(n, _)| n.value == name).map(|(_, n)| n)
     }
     fn interfaces(&self) -> impl Iterator<Item = (&'a S, &'a S, &'a OneOrMany)> {
-        self.nodes().iter().flat_map(|(n, node)| node.interfaces.iter().flat_map(move |i| i.0.iter().map(move |(net, a)| (n, net, a))))
+        self.nodes()
+            .iter()
+            .flat_map(|(n, node)| node.interfaces.iter().flat_map(move |i| i.0.iter().map(move |(net, a)| (n, net, a))))
     }
     fn servers(&self) -> impl Iterator<Item = (&'a S, &'a raw::Server)> {
         self.nodes().iter().filter_map(|(n, node)| node.server.as_ref().map(|s| (n, &s.value)))

@@ -31,7 +31,13 @@ impl fmt::Display for Diagnostics {
         for d in &self.findings {
             writeln!(f, "{}:{}:{} {}: {}", self.file.display(), d.pos.line, d.pos.col, d.rule, d.message)?;
         }
-        write!(f, "{} problem{} in {}", self.findings.len(), if self.findings.len() == 1 { "" } else { "s" }, self.file.display())
+        write!(
+            f,
+            "{} problem{} in {}",
+            self.findings.len(),
+            if self.findings.len() == 1 { "" } else { "s" },
+            self.file.display()
+        )
     }
 }
 
@@ -74,7 +80,14 @@ pub fn bundled() -> Vec<(String, PathBuf)> {
 }
 
 fn one(file: &Path, pos: Pos, rule: &str, message: String) -> Diagnostics {
-    Diagnostics { file: file.to_path_buf(), findings: vec![Finding { pos, rule: rule.into(), message }] }
+    Diagnostics {
+        file: file.to_path_buf(),
+        findings: vec![Finding {
+            pos,
+            rule: rule.into(),
+            message,
+        }],
+    }
 }
 
 /// Reads, checks and builds a scenario. Every problem comes back at once.
@@ -88,7 +101,14 @@ pub fn load(path: &Path) -> Result<Scenario, Diagnostics> {
 pub fn parse(path: &Path, text: &str) -> Result<Scenario, Diagnostics> {
     let tree = yaml::parse(text).map_err(|e| one(path, e.pos, e.rule, e.message))?;
     let (doc, errors) = yaml::from_node::<raw::Doc>(&tree);
-    let mut findings: Vec<Finding> = errors.into_iter().map(|e| Finding { pos: e.pos, rule: e.rule.into(), message: e.message }).collect();
+    let mut findings: Vec<Finding> = errors
+        .into_iter()
+        .map(|e| Finding {
+            pos: e.pos,
+            rule: e.rule.into(),
+            message: e.message,
+        })
+        .collect();
     if let Some(doc) = &doc {
         let dir = path.parent().unwrap_or(Path::new("."));
         findings.extend(lint::run(&lint::Ctx { doc, dir }));
@@ -97,7 +117,10 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, Diagnostics> {
     findings.dedup();
     match doc {
         Some(doc) if findings.is_empty() => Ok(model::build(&doc, path)),
-        _ => Err(Diagnostics { file: path.to_path_buf(), findings }),
+        _ => Err(Diagnostics {
+            file: path.to_path_buf(),
+            findings,
+        }),
     }
 }
 
@@ -108,7 +131,9 @@ pub(crate) fn zone_text(src: &ZoneSource, dir: &Path) -> Result<(String, Pos, Op
         ZoneSource::Text(t) => Ok((t.value.clone(), t.pos, None)),
         ZoneSource::File(f) => {
             let p = dir.join(&f.value);
-            std::fs::read_to_string(&p).map(|t| (t, f.pos, Some(f.value.clone()))).map_err(|e| (f.pos, format!("cannot read zone file {}: {e}", p.display())))
+            std::fs::read_to_string(&p)
+                .map(|t| (t, f.pos, Some(f.value.clone())))
+                .map_err(|e| (f.pos, format!("cannot read zone file {}: {e}", p.display())))
         }
     }
 }

@@ -122,7 +122,10 @@ pub(super) fn build(doc: &Doc, path: &Path) -> Scenario {
         .networks
         .iter()
         .flat_map(|e| e.0.iter())
-        .map(|(n, s)| Network { name: n.value.clone(), subnets: strs(s).filter_map(|s| v::subnet(s).ok()).collect() })
+        .map(|(n, s)| Network {
+            name: n.value.clone(),
+            subnets: strs(s).filter_map(|s| v::subnet(s).ok()).collect(),
+        })
         .collect();
     let mut nodes = Vec::new();
     for (name, n) in doc.nodes.iter().flat_map(|e| e.0.iter()) {
@@ -138,7 +141,10 @@ pub(super) fn build(doc: &Doc, path: &Path) -> Scenario {
             .flat_map(|f| f.0.iter())
             .map(|(rn, r)| {
                 let protos = match &r.proto {
-                    Some(p) => strs(p).filter_map(|p| v::transport(p).ok()).map(|t| if t == Transport::Udp { L4::Udp } else { L4::Tcp }).collect(),
+                    Some(p) => strs(p)
+                        .filter_map(|p| v::transport(p).ok())
+                        .map(|t| if t == Transport::Udp { L4::Udp } else { L4::Tcp })
+                        .collect(),
                     None => vec![L4::Udp, L4::Tcp],
                 };
                 Filter {
@@ -146,7 +152,13 @@ pub(super) fn build(doc: &Doc, path: &Path) -> Scenario {
                     protos,
                     dport: r.dport.as_ref().and_then(|p| v::ports(p).ok()),
                     sport: r.sport.as_ref().and_then(|p| v::ports(p).ok()),
-                    except_sport: r.except_sport.iter().flat_map(|e| strs(e)).filter_map(|p| v::ports(p).ok()).map(|p| p.lo).collect(),
+                    except_sport: r
+                        .except_sport
+                        .iter()
+                        .flat_map(|e| strs(e))
+                        .filter_map(|p| v::ports(p).ok())
+                        .map(|p| p.lo)
+                        .collect(),
                     action: match r.action.value.as_str() {
                         "drop" => Action::Drop,
                         "reject" => Action::Reject,
@@ -167,7 +179,10 @@ pub(super) fn build(doc: &Doc, path: &Path) -> Scenario {
                 kinds: r.kinds.iter().flatten().filter_map(|k| Kind::parse(k)).collect(),
             }),
             firewall,
-            nat: n.nat.as_ref().map(|nat| Nat { outside: nat.outside.value.clone(), source_ports: nat.source_ports.as_ref().and_then(|p| v::ports(p).ok()) }),
+            nat: n.nat.as_ref().map(|nat| Nat {
+                outside: nat.outside.value.clone(),
+                source_ports: nat.source_ports.as_ref().and_then(|p| v::ports(p).ok()),
+            }),
         });
     }
 
@@ -227,7 +242,10 @@ pub(super) fn build(doc: &Doc, path: &Path) -> Scenario {
             .iter()
             .find(|n| n.server.as_ref().is_some_and(|s| Some(&s.hostname) == target.as_ref()) || (n.name == p.server.value && n.server.is_some()))
             .expect("linted");
-        let transports: Vec<Transport> = p.transport.as_ref().map_or(vec![Transport::Udp], |t| strs(t).filter_map(|t| v::transport(t).ok()).collect());
+        let transports: Vec<Transport> = p
+            .transport
+            .as_ref()
+            .map_or(vec![Transport::Udp], |t| strs(t).filter_map(|t| v::transport(t).ok()).collect());
         let ports: Vec<&str> = p.source_ports.as_ref().map_or(vec!["random"], |s| strs(s).collect());
         for ask in strs(&p.ask) {
             let (name, qtype) = v::ask(ask).expect("linted");
@@ -309,8 +327,17 @@ impl Scenario {
                 d.filter(f.clone());
             }
             if let Some(nat) = &n.nat {
-                let to = n.interfaces.iter().find(|(net, _)| net == &nat.outside).and_then(|(_, a)| a.first().copied()).expect("linted");
-                d.snat(Snat { out_iface: nat.outside.clone(), to, ports: nat.source_ports });
+                let to = n
+                    .interfaces
+                    .iter()
+                    .find(|(net, _)| net == &nat.outside)
+                    .and_then(|(_, a)| a.first().copied())
+                    .expect("linted");
+                d.snat(Snat {
+                    out_iface: nat.outside.clone(),
+                    to,
+                    ports: nat.source_ports,
+                });
             }
             if let Some(p) = port_sysctl(n) {
                 d.local_ports(p.lo, p.hi);

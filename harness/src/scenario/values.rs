@@ -106,7 +106,10 @@ pub fn outcome(s: &str) -> Result<String, String> {
     if OUTCOMES.contains(&up.as_str()) {
         Ok(up)
     } else {
-        Err(format!("`{s}` is not an outcome; expected one of {}", OUTCOMES.join(", ").to_lowercase().replace("noerror", "NOERROR")))
+        Err(format!(
+            "`{s}` is not an outcome; expected one of {}",
+            OUTCOMES.join(", ").to_lowercase().replace("noerror", "NOERROR")
+        ))
     }
 }
 

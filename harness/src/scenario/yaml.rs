@@ -32,7 +32,10 @@ impl fmt::Display for Pos {
 pub enum Value {
     Null,
     /// A scalar as written; `quoted` scalars are never null, numbers or booleans.
-    Scalar { text: String, quoted: bool },
+    Scalar {
+        text: String,
+        quoted: bool,
+    },
     Seq(Vec<Node>),
     Map(Vec<(Node, Node)>),
 }
@@ -57,32 +60,57 @@ pub fn parse(text: &str) -> Result<Node, YamlError> {
     let mut root = None;
     for item in Parser::new_from_str(text) {
         let (event, span) = item.map_err(|e| YamlError {
-            pos: Pos { line: e.marker().line(), col: e.marker().col() + 1 },
+            pos: Pos {
+                line: e.marker().line(),
+                col: e.marker().col() + 1,
+            },
             rule: "yaml-syntax",
             message: e.info().to_string(),
         })?;
-        let pos = Pos { line: span.start.line(), col: span.start.col() + 1 };
+        let pos = Pos {
+            line: span.start.line(),
+            col: span.start.col() + 1,
+        };
         let done = match event {
             Event::Scalar(text, style, _, _) => {
                 let quoted = !matches!(style, ScalarStyle::Plain);
                 let value = if !quoted && matches!(&*text, "" | "~" | "null") {
                     Value::Null
                 } else {
-                    Value::Scalar { text: text.into_owned(), quoted }
+                    Value::Scalar {
+                        text: text.into_owned(),
+                        quoted,
+                    }
                 };
                 Some(Node { pos, value })
             }
             Event::SequenceStart(..) => {
-                stack.push((Node { pos, value: Value::Seq(vec![]) }, None));
+                stack.push((
+                    Node {
+                        pos,
+                        value: Value::Seq(vec![]),
+                    },
+                    None,
+                ));
                 None
             }
             Event::MappingStart(..) => {
-                stack.push((Node { pos, value: Value::Map(vec![]) }, None));
+                stack.push((
+                    Node {
+                        pos,
+                        value: Value::Map(vec![]),
+                    },
+                    None,
+                ));
                 None
             }
             Event::SequenceEnd | Event::MappingEnd => stack.pop().map(|(n, _)| n),
             Event::Alias(_) => {
-                return Err(YamlError { pos, rule: "yaml-syntax", message: "YAML aliases are not supported in scenarios".into() })
+                return Err(YamlError {
+                    pos,
+                    rule: "yaml-syntax",
+                    message: "YAML aliases are not supported in scenarios".into(),
+                })
             }
             _ => None,
         };
@@ -90,7 +118,12 @@ pub fn parse(text: &str) -> Result<Node, YamlError> {
             match stack.last_mut() {
                 None => root = Some(node),
                 Some((Node { value: Value::Seq(items), .. }, _)) => items.push(node),
-                Some((Node { value: Value::Map(entries), .. }, key)) => match key.take() {
+                Some((
+                    Node {
+                        value: Value::Map(entries), ..
+                    },
+                    key,
+                )) => match key.take() {
                     None => *key = Some(node),
                     Some(k) => entries.push((k, node)),
                 },
@@ -98,7 +131,10 @@ pub fn parse(text: &str) -> Result<Node, YamlError> {
             }
         }
     }
-    Ok(root.unwrap_or(Node { pos: Pos { line: 1, col: 1 }, value: Value::Null }))
+    Ok(root.unwrap_or(Node {
+        pos: Pos { line: 1, col: 1 },
+        value: Value::Null,
+    }))
 }
 
 /// A value with the position it was written at. Use it in raw structs for
@@ -152,7 +188,10 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {}
 impl de::Error for Error {
     fn custom<T: fmt::Display>(msg: T) -> Self {
-        Error { pos: None, message: msg.to_string() }
+        Error {
+            pos: None,
+            message: msg.to_string(),
+        }
     }
 }
 
@@ -172,7 +211,13 @@ pub fn lenient<'de, T: Deserialize<'de>, D: de::Deserializer<'de>>(d: D) -> Opti
         Ok(v) => Some(v),
         Err(e) => {
             let pos = LAST_POS.with(|p| p.borrow_mut().take()).unwrap_or_default();
-            UNKNOWN.with(|u| u.borrow_mut().push(YamlError { pos, rule: "bad-value", message: e.to_string() }));
+            UNKNOWN.with(|u| {
+                u.borrow_mut().push(YamlError {
+                    pos,
+                    rule: "bad-value",
+                    message: e.to_string(),
+                })
+            });
             None
         }
     }
@@ -192,7 +237,11 @@ pub fn from_node<'a, T: Deserialize<'a>>(node: &'a Node) -> (Option<T>, Vec<Yaml
     match result {
         Ok(v) => (Some(v), errors),
         Err(e) => {
-            errors.push(YamlError { pos: e.pos.unwrap_or(node.pos), rule: "bad-value", message: e.message });
+            errors.push(YamlError {
+                pos: e.pos.unwrap_or(node.pos),
+                rule: "bad-value",
+                message: e.message,
+            });
             (None, errors)
         }
     }
@@ -260,7 +309,11 @@ impl<'de> de::Deserializer<'de> for &'de Node {
                 v.visit_borrowed_str(text)
             }
             Value::Seq(items) => v.visit_seq(Seq { items: items.iter() }),
-            Value::Map(entries) => v.visit_map(Map { entries: entries.iter(), value: None, fields: None }),
+            Value::Map(entries) => v.visit_map(Map {
+                entries: entries.iter(),
+                value: None,
+                fields: None,
+            }),
         };
         self.at(r)
     }
@@ -297,12 +350,7 @@ impl<'de> de::Deserializer<'de> for &'de Node {
         }
     }
 
-    fn deserialize_struct<V: Visitor<'de>>(
-        self,
-        name: &'static str,
-        fields: &'static [&'static str],
-        v: V,
-    ) -> Result<V::Value, Error> {
+    fn deserialize_struct<V: Visitor<'de>>(self, name: &'static str, fields: &'static [&'static str], v: V) -> Result<V::Value, Error> {
         if name == SPANNED {
             let items = [self.pos.line as u64, self.pos.col as u64];
             return self.at(v.visit_seq(SpannedSeq { pos: items, node: self, i: 0 }));
@@ -322,15 +370,14 @@ impl<'de> de::Deserializer<'de> for &'de Node {
                 });
             }
         }
-        self.at(v.visit_map(Map { entries: entries.iter(), value: None, fields: Some(fields) }))
+        self.at(v.visit_map(Map {
+            entries: entries.iter(),
+            value: None,
+            fields: Some(fields),
+        }))
     }
 
-    fn deserialize_enum<V: Visitor<'de>>(
-        self,
-        _name: &'static str,
-        _variants: &'static [&'static str],
-        v: V,
-    ) -> Result<V::Value, Error> {
+    fn deserialize_enum<V: Visitor<'de>>(self, _name: &'static str, _variants: &'static [&'static str], v: V) -> Result<V::Value, Error> {
         match &self.value {
             Value::Scalar { text, .. } => self.at(v.visit_enum(text.as_str().into_deserializer())),
             _ => Err(located(self.pos, format!("invalid type: {}, expected a name", self.describe()))),
