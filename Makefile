@@ -5,7 +5,7 @@ NAME ?= msft-lowport
 CARGO ?= cargo
 DNSLAB := target/release/dnslab
 # The tools the lab drives, and the real resolvers the tests cover.
-PACKAGES := nftables unbound dnsutils iproute2
+PACKAGES := nftables unbound bind9 pdns-recursor knot-resolver dnsmasq dnsutils iproute2
 
 .PHONY: all deps build scenario test lint bench clean
 

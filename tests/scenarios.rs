@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use harness::report::RunReport;
 use harness::scenario;
 
-const KINDS: &str = "hickory,unbound";
+const KINDS: &str = "hickory,unbound,named,pdns,kresd,dnsmasq";
 
 fn check(name: &str) {
     let out = common::run(&["run", name, "--resolver", KINDS, "--format", "json"]);
@@ -49,4 +49,9 @@ fn check(name: &str) {
 #[test]
 fn msft_lowport() {
     check("msft-lowport");
+}
+
+#[test]
+fn msft_lowport_mixed() {
+    check("msft-lowport-mixed");
 }

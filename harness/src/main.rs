@@ -33,6 +33,9 @@ enum Cmd {
         resolver: Vec<Kind>,
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
+        /// Send the queries N times (counted queries with new names each round) and aggregate.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
+        repeat: u32,
     },
     /// Only validate scenario files; every problem is reported with file:line:col.
     Check {
@@ -87,7 +90,7 @@ fn main() -> ExitCode {
         supervise::install_exit_handlers();
     }
     match cli.command {
-        Cmd::Run { scenario, resolver, format } => run(&scenario, resolver, format),
+        Cmd::Run { scenario, resolver, format, repeat } => run(&scenario, resolver, format, repeat),
         Cmd::Check { files } => check(&files),
         Cmd::List => list(),
         Cmd::Up { scenario, resolver, format } => up(&scenario, resolver, format),
@@ -154,10 +157,7 @@ fn list() -> ExitCode {
 /// The kinds to run: those asked for, or hickory plus every real one that
 /// is installed. Returns (kinds, what was skipped and how to get it).
 fn kinds(asked: Vec<Kind>, s: &scenario::Scenario) -> Result<(Vec<Kind>, Vec<String>), String> {
-    let allowed = |k: Kind| {
-        s.resolvers()
-            .all(|n| n.resolver.as_ref().is_some_and(|r| r.kinds.is_empty() || r.kinds.contains(&k)))
-    };
+    let allowed = |k: Kind| s.resolvers().any(|n| s.runs_kind(&n.name, k));
     if !asked.is_empty() {
         let asked: BTreeSet<Kind> = asked.into_iter().collect();
         for &k in &asked {
@@ -179,9 +179,9 @@ fn kinds(asked: Vec<Kind>, s: &scenario::Scenario) -> Result<(Vec<Kind>, Vec<Str
     Ok((run, skipped))
 }
 
-fn run(name: &str, asked: Vec<Kind>, format: Format) -> ExitCode {
+fn run(name: &str, asked: Vec<Kind>, format: Format, repeat: u32) -> ExitCode {
     let s = match load(name) {
-        Ok(s) => s,
+        Ok(s) => s.with_repeat(repeat),
         Err(c) => return c,
     };
     let (kinds, skipped) = match kinds(asked, &s) {

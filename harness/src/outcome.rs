@@ -14,6 +14,7 @@ use crate::dns::PortClass;
 use crate::nameserver::Received;
 use crate::resolver::Kind;
 use crate::scenario::values::Transport;
+use crate::scenario::RateBound;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Outcome {
@@ -28,9 +29,114 @@ pub struct Outcome {
     pub servers: BTreeMap<String, Vec<Received>>,
     /// firewall node -> counter -> packets
     pub firewalls: BTreeMap<String, BTreeMap<String, u64>>,
+    /// For counted queries: rates and latency over all their names.
+    #[serde(default)]
+    pub rates: Vec<RateResult>,
     pub timings: Timings,
     /// Every expectation that did not hold.
     pub failures: Vec<String>,
+}
+
+/// A counted query through one resolver, summarised: intermittent
+/// behaviour is judged as a rate with a tolerance, never per query.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RateResult {
+    pub resolver: String,
+    /// The name as written, with `{i}`, and the type.
+    pub ask: String,
+    pub sent: u32,
+    pub noerror_rate: f64,
+    pub servfail_rate: f64,
+    pub nxdomain_rate: f64,
+    pub timeout_rate: f64,
+    pub p50_ms: u64,
+    pub p90_ms: u64,
+    pub max_ms: u64,
+    pub expect: Vec<RateBound>,
+    pub ok: bool,
+}
+
+impl RateResult {
+    pub fn rate(&self, name: &str) -> f64 {
+        match name {
+            "noerror_rate" => self.noerror_rate,
+            "servfail_rate" => self.servfail_rate,
+            "nxdomain_rate" => self.nxdomain_rate,
+            _ => self.timeout_rate,
+        }
+    }
+
+    /// Each bound that does not hold, in words.
+    pub fn misses(&self) -> Vec<String> {
+        self.expect
+            .iter()
+            .filter_map(|b| {
+                let r = self.rate(&b.rate);
+                let low = b.min.is_some_and(|m| r < m);
+                let high = b.max.is_some_and(|m| r > m);
+                (low || high).then(|| format!("{} {:.3} is outside [{}, {}]", b.rate, r, b.min.unwrap_or(0.0), b.max.unwrap_or(1.0)))
+            })
+            .collect()
+    }
+}
+
+fn percentile(sorted: &[u64], p: f64) -> u64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    sorted[(((sorted.len() - 1) as f64) * p).round() as usize]
+}
+
+/// Rates per (resolver, counted query), from the individual results. Bounds
+/// for this kind (`NODE@KIND`) replace the general ones for the same rate.
+pub fn rates(queries: &[QueryResult], specs: &[crate::scenario::QuerySpec], kind: Kind) -> Vec<RateResult> {
+    let mut out = Vec::new();
+    for spec in specs.iter().filter(|s| s.count.is_some()) {
+        let q = &spec.query;
+        let Some(template) = &q.template else { continue };
+        let group: Vec<&QueryResult> = queries.iter().filter(|r| r.resolver == q.via && r.qtype == q.qtype && matches_template(&r.qname, template)).collect();
+        if group.is_empty() {
+            continue;
+        }
+        let n = group.len() as f64;
+        let share = |rc: &str| group.iter().filter(|r| r.rcode == rc).count() as f64 / n;
+        let mut times: Vec<u64> = group.iter().map(|r| r.elapsed_ms).collect();
+        times.sort();
+        let mut r = RateResult {
+            resolver: q.via.clone(),
+            ask: format!("{template} {}", q.qtype),
+            sent: group.len() as u32,
+            noerror_rate: share("NOERROR"),
+            servfail_rate: share("SERVFAIL"),
+            nxdomain_rate: share("NXDOMAIN"),
+            timeout_rate: share("TIMEOUT"),
+            p50_ms: percentile(&times, 0.5),
+            p90_ms: percentile(&times, 0.9),
+            max_ms: times.last().copied().unwrap_or(0),
+            expect: q
+                .expect_rates
+                .iter()
+                .filter(|b| match b.kind {
+                    Some(k) => k == kind,
+                    None => !q.expect_rates.iter().any(|o| o.kind == Some(kind) && o.rate == b.rate),
+                })
+                .cloned()
+                .collect(),
+            ok: true,
+        };
+        r.ok = r.misses().is_empty();
+        out.push(r);
+    }
+    out
+}
+
+/// Does `name` come from `template` (`q{i}.w.live.com.` matches `q17.w.live.com.`)?
+pub fn matches_template(name: &str, template: &str) -> bool {
+    let Some((pre, post)) = template.split_once(crate::scenario::values::INDEX) else { return false };
+    name.len() > pre.len() + post.len()
+        && name[..pre.len()].eq_ignore_ascii_case(pre)
+        && name[name.len() - post.len()..].eq_ignore_ascii_case(post)
+        && name[pre.len()..name.len() - post.len()].bytes().all(|b| b.is_ascii_digit())
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -215,6 +321,9 @@ impl Outcome {
     /// which of them a resolver picks is its own random choice. `group` names
     /// a server's group.
     pub fn stable(&self, owner: impl Fn(IpAddr) -> String, group: impl Fn(&str) -> String) -> serde_json::Value {
+        // Counted queries are judged by their rates; their names collapse to the template.
+        let templates: Vec<String> = self.rates.iter().map(|r| r.ask.split(' ').next().unwrap_or("").to_string()).collect();
+        let name = |n: &str| templates.iter().find(|t| matches_template(n, t)).cloned().unwrap_or_else(|| n.to_string());
         let probes: Vec<String> = self
             .probes
             .iter()
@@ -237,6 +346,7 @@ impl Outcome {
         let mut queries: Vec<String> = self
             .queries
             .iter()
+            .filter(|q| name(&q.qname) == q.qname)
             .map(|q| {
                 format!(
                     "{} -> {} {} {} -> {} ({} answers) in {}{}",
@@ -263,7 +373,7 @@ impl Outcome {
                         format!(
                             "{} {} {} {} from {} ports{}: lost {}{}",
                             group(&u.server),
-                            u.qname,
+                            name(&u.qname),
                             u.qtype,
                             u.transport,
                             u.port_class,
@@ -306,8 +416,17 @@ impl Outcome {
             .iter()
             .map(|(n, c)| (n, c.iter().map(|(k, v)| (k, if *v == 0 { "0" } else { "some" })).collect()))
             .collect();
+        let rates: Vec<String> = self
+            .rates
+            .iter()
+            .map(|r| {
+                let bounds: Vec<String> = r.expect.iter().map(|b| format!("{} in [{}, {}]", b.rate, b.min.unwrap_or(0.0), b.max.unwrap_or(1.0))).collect();
+                format!("{} {} x{}: {}", r.resolver, r.ask, r.sent, if r.ok { format!("ok ({})", bounds.join(", ")) } else { format!("MISSED: {}", r.misses().join("; ")) })
+            })
+            .collect();
         serde_json::json!({
             "scenario": self.scenario,
+            "rates": rates,
             "kind": self.kind,
             "probes": probes,
             "queries": queries,

@@ -97,7 +97,8 @@ pub fn text(o: &Outcome) -> String {
         let mut rows = vec![["FROM", "RESOLVER", "ITS PORTS", "QUERY", "RESULT", "TIME", "EXPECTED"]
             .map(String::from)
             .to_vec()];
-        for q in &o.queries {
+        let counted = |q: &&crate::outcome::QueryResult| o.rates.iter().any(|r| r.resolver == q.resolver && crate::outcome::matches_template(&q.qname, r.ask.split(' ').next().unwrap_or("")));
+        for q in o.queries.iter().filter(|q| !counted(q)) {
             let ports = o
                 .resolvers
                 .get(&q.resolver)
@@ -111,6 +112,34 @@ pub fn text(o: &Outcome) -> String {
                 q.rcode.clone(),
                 ms(q.elapsed_ms),
                 verdict(q.ok, &q.expect),
+            ]);
+        }
+        s += &table(&rows);
+        s += "\n";
+    }
+    if !o.rates.is_empty() {
+        let _ = writeln!(s, "Rates over many names (intermittent failures are judged as rates)");
+        let mut rows = vec![["RESOLVER", "ASK", "SENT", "NOERROR", "SERVFAIL", "TIMEOUT", "P50", "P90", "MAX", "EXPECTED"].map(String::from).to_vec()];
+        let pct = |x: f64| format!("{:.0}%", x * 100.0);
+        for r in &o.rates {
+            let verdict = if r.expect.is_empty() {
+                "-".to_string()
+            } else if r.ok {
+                "ok".into()
+            } else {
+                format!("FAIL ({})", r.misses().join("; "))
+            };
+            rows.push(vec![
+                r.resolver.clone(),
+                r.ask.clone(),
+                r.sent.to_string(),
+                pct(r.noerror_rate),
+                pct(r.servfail_rate),
+                pct(r.timeout_rate),
+                ms(r.p50_ms),
+                ms(r.p90_ms),
+                ms(r.max_ms),
+                verdict,
             ]);
         }
         s += &table(&rows);
@@ -165,7 +194,9 @@ pub fn text(o: &Outcome) -> String {
         ms(t.teardown_ms),
         ms(t.total_ms)
     );
-    let total = o.probes.iter().filter(|p| !p.expect.is_empty()).count() + o.queries.iter().filter(|q| !q.expect.is_empty()).count();
+    let total = o.probes.iter().filter(|p| !p.expect.is_empty()).count()
+        + o.queries.iter().filter(|q| !q.expect.is_empty()).count()
+        + o.rates.iter().filter(|r| !r.expect.is_empty()).count();
     if o.failures.is_empty() {
         let _ = writeln!(s, "PASS: all {total} expectations held");
     } else {

@@ -29,6 +29,9 @@ pub enum RunError {
     Other(String),
 }
 
+/// How many names of a counted query are in flight at once, per resolver.
+pub const PARALLEL_NAMES: usize = 5;
+
 /// How long a resolver may take to start answering.
 pub const READY_WITHIN: Duration = Duration::from_secs(10);
 
@@ -78,6 +81,22 @@ impl UpLab {
     }
 }
 
+/// Starts `kind` on a resolver node, in its own directory under `dir`.
+fn start_resolver(lab: &lab::Lab, scenario: &Scenario, node: &str, kind: Kind, dir: &WorkDir) -> Result<resolver::Running, String> {
+    let ndir = dir.path.join(node);
+    std::fs::create_dir_all(&ndir).map_err(|e| format!("{}: {e}", ndir.display()))?;
+    let spec = resolver::Spec {
+        lab,
+        node,
+        addr: scenario.address(node).expect("linted: connected"),
+        hints: &scenario.root_hints(),
+        source_ports: scenario.node(node).and_then(|n| n.resolver.as_ref()).and_then(|r| r.source_ports),
+        forwards: &scenario.forwards(),
+        dir: &ndir,
+    };
+    resolver::start(kind, &spec, READY_WITHIN)
+}
+
 /// Builds the lab and starts servers and resolvers, for `dnslab up`.
 pub fn up(scenario: &Scenario, kind: Kind) -> Result<UpLab, RunError> {
     resolver::available(kind)?;
@@ -86,20 +105,9 @@ pub fn up(scenario: &Scenario, kind: Kind) -> Result<UpLab, RunError> {
     let log: nameserver::Log = Arc::new(Mutex::new(Vec::new()));
     let servers = start_servers(&lab, scenario, &log, Instant::now())?;
     let dir = WorkDir::new(&scenario.name, kind)?;
-    let hints = scenario.root_hints();
     let mut resolvers = Vec::new();
-    for node in scenario.resolvers() {
-        let ndir = dir.path.join(&node.name);
-        std::fs::create_dir_all(&ndir).map_err(|e| RunError::Other(format!("{}: {e}", ndir.display())))?;
-        let spec = resolver::Spec {
-            lab: &lab,
-            node: &node.name,
-            addr: scenario.address(&node.name).expect("linted: connected"),
-            hints: &hints,
-            source_ports: node.resolver.as_ref().and_then(|r| r.source_ports),
-            dir: &ndir,
-        };
-        resolvers.push(resolver::start(kind, &spec, READY_WITHIN).map_err(|e| RunError::Other(format!("{}: {e}", node.name)))?);
+    for node in scenario.resolvers().filter(|n| scenario.runs_kind(&n.name, kind)) {
+        resolvers.push(start_resolver(&lab, scenario, &node.name, kind, &dir).map_err(|e| RunError::Other(format!("{}: {e}", node.name)))?);
     }
     Ok(UpLab {
         _resolvers: resolvers,
@@ -131,24 +139,18 @@ pub fn run(scenario: &Scenario, kind: Kind, progress: &dyn Progress) -> Result<O
     progress.step("servers ready");
 
     let dir = WorkDir::new(&scenario.name, kind)?;
-    let hints = scenario.root_hints();
     let mut captures = BTreeMap::new();
     let mut running = BTreeMap::new();
     let mut reports = BTreeMap::new();
     for node in scenario.resolvers() {
         let r = node.resolver.as_ref().expect("a resolver node");
+        if !scenario.runs_kind(&node.name, kind) {
+            let status = format!("not run: this node runs only {}", r.kinds.iter().map(|k| k.name()).collect::<Vec<_>>().join(", "));
+            reports.insert(node.name.clone(), ResolverReport { kind, version: String::new(), status, source_ports: None, upstream: vec![] });
+            continue;
+        }
         captures.insert(node.name.clone(), Capture::start(&lab, &node.name, t0)?);
-        let ndir = dir.path.join(&node.name);
-        std::fs::create_dir_all(&ndir).map_err(|e| RunError::Other(format!("{}: {e}", ndir.display())))?;
-        let spec = resolver::Spec {
-            lab: &lab,
-            node: &node.name,
-            addr: scenario.address(&node.name).expect("linted: connected"),
-            hints: &hints,
-            source_ports: r.source_ports,
-            dir: &ndir,
-        };
-        let (version, status) = match resolver::start(kind, &spec, READY_WITHIN) {
+        let (version, status) = match start_resolver(&lab, scenario, &node.name, kind, &dir) {
             Ok(r) => {
                 let v = r.version.clone();
                 running.insert(node.name.clone(), r);
@@ -219,6 +221,10 @@ pub fn run(scenario: &Scenario, kind: Kind, progress: &dyn Progress) -> Result<O
             p.rcode
         ));
     }
+    let rates = outcome::rates(&queries, &scenario.query_specs, kind);
+    for r in rates.iter().filter(|r| !r.ok) {
+        failures.push(format!("rates of {} via {} ({kind}): {}", r.ask, r.resolver, r.misses().join("; ")));
+    }
     for q in queries.iter().filter(|q| !q.ok) {
         failures.push(format!(
             "query {} {} via {} ({}): expected {}, got {}",
@@ -238,6 +244,7 @@ pub fn run(scenario: &Scenario, kind: Kind, progress: &dyn Progress) -> Result<O
         resolvers: reports,
         servers: by_server,
         firewalls,
+        rates,
         timings,
         failures,
     })
@@ -256,89 +263,13 @@ fn ask_of_probe(p: &Probe) -> Ask {
     }
 }
 
-/// Probes from one node run at once, except those sharing an exact source
-/// port, which go one after another (two sockets cannot share a port).
-fn run_probes(lab: &lab::Lab, probes: &[Probe]) -> Result<Vec<ProbeResult>, RunError> {
-    let mut by_node: BTreeMap<&str, Vec<(usize, &Probe)>> = BTreeMap::new();
-    for (i, p) in probes.iter().enumerate() {
-        by_node.entry(&p.from).or_default().push((i, p));
-    }
-    let mut results: Vec<Option<ProbeResult>> = vec![None; probes.len()];
-    let handles: Vec<_> = by_node
-        .into_iter()
-        .map(|(node, list)| {
-            let mut lanes: BTreeMap<String, Vec<(usize, Ask)>> = BTreeMap::new();
-            for (i, p) in list {
-                let lane = match p.source_port {
-                    PortSpec::Exact(port) => format!("{port}"),
-                    _ => format!("free{i}"),
-                };
-                lanes.entry(lane).or_default().push((i, ask_of_probe(p)));
-            }
-            lab.thread(node, move || {
-                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-                rt.block_on(async move {
-                    let lanes = lanes.into_values().map(|lane| async move {
-                        let mut out = Vec::new();
-                        for (i, a) in lane {
-                            out.push((i, probe::ask(&a).await));
-                        }
-                        out
-                    });
-                    join_all(lanes).await.into_iter().flatten().collect::<Vec<_>>()
-                })
-            })
-        })
-        .collect::<Result<_, _>>()?;
-    for h in handles {
-        let answers = h
-            .join()
-            .map_err(|_| RunError::Other("probe thread panicked".into()))?
-            .map_err(|e| RunError::Other(e.to_string()))?;
-        for (i, a) in answers {
-            let p = &probes[i];
-            results[i] = Some(ProbeResult {
-                from: p.from.clone(),
-                server: p.server.clone(),
-                server_addr: p.server_addr,
-                qname: p.name.clone(),
-                qtype: p.qtype.clone(),
-                transport: p.transport,
-                requested_port: p.source_port.to_string(),
-                source_port: a.source_port,
-                ok: outcome::meets(&a.rcode, &p.expect),
-                rcode: a.rcode,
-                answers: a.answers,
-                elapsed_ms: a.elapsed_ms,
-                expect: p.expect.clone(),
-            });
-        }
-    }
-    Ok(results.into_iter().map(|r| r.expect("every probe answered")).collect())
-}
-
-/// Queries through each resolver go one after another, in scenario order, so
-/// each resolver's behaviour is reproducible; resolvers run side by side.
-fn run_queries(lab: &lab::Lab, scenario: &Scenario, kind: Kind) -> Result<Vec<QueryResult>, RunError> {
-    let mut by_node: BTreeMap<&str, BTreeMap<&str, Vec<(usize, Ask)>>> = BTreeMap::new();
-    for (i, q) in scenario.queries.iter().enumerate() {
-        let ask = Ask {
-            server: scenario.address(&q.via).expect("linted"),
-            name: Name::from_ascii(&q.name).expect("linted"),
-            qtype: q.qtype.parse().expect("linted"),
-            recursion_desired: true,
-            transport: crate::scenario::values::Transport::Udp,
-            source: None,
-            port: PortSpec::Random,
-            timeout: q.timeout,
-        };
-        by_node.entry(&q.from).or_default().entry(&q.via).or_default().push((i, ask));
-    }
+/// Sends asks from inside their nodes: one thread per node, lanes side by
+/// side, each lane's asks one after another. Returns (index, answer) pairs.
+fn send_lanes(lab: &lab::Lab, by_node: BTreeMap<String, Vec<Vec<(usize, Ask)>>>) -> Result<Vec<(usize, probe::Answer)>, RunError> {
     let handles: Vec<_> = by_node
         .into_iter()
         .map(|(node, lanes)| {
-            let lanes: Vec<Vec<(usize, Ask)>> = lanes.into_values().collect();
-            lab.thread(node, move || {
+            lab.thread(&node, move || {
                 let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
                 rt.block_on(async move {
                     let lanes = lanes.into_iter().map(|lane| async move {
@@ -353,29 +284,89 @@ fn run_queries(lab: &lab::Lab, scenario: &Scenario, kind: Kind) -> Result<Vec<Qu
             })
         })
         .collect::<Result<_, _>>()?;
-    let mut results: Vec<Option<QueryResult>> = vec![None; scenario.queries.len()];
+    let mut out = Vec::new();
     for h in handles {
-        let answers = h
-            .join()
-            .map_err(|_| RunError::Other("query thread panicked".into()))?
-            .map_err(|e| RunError::Other(e.to_string()))?;
-        for (i, a) in answers {
-            let q: &Query = &scenario.queries[i];
-            results[i] = Some(QueryResult {
-                from: q.from.clone(),
-                resolver: q.via.clone(),
-                kind,
-                qname: q.name.clone(),
-                qtype: q.qtype.clone(),
-                ok: outcome::meets(&a.rcode, &q.expect),
-                rcode: a.rcode,
-                answers: a.answers,
-                elapsed_ms: a.elapsed_ms,
-                expect: q.expect.clone(),
-            });
-        }
+        out.extend(h.join().map_err(|_| RunError::Other("sender thread panicked".into()))?.map_err(|e| RunError::Other(e.to_string()))?);
     }
-    Ok(results.into_iter().map(|r| r.expect("every query answered")).collect())
+    Ok(out)
+}
+
+/// Probes from one node run at once, except those sharing an exact source
+/// port, which go one after another (two sockets cannot share a port).
+fn run_probes(lab: &lab::Lab, probes: &[Probe]) -> Result<Vec<ProbeResult>, RunError> {
+    let mut by_node: BTreeMap<String, BTreeMap<String, Vec<(usize, Ask)>>> = BTreeMap::new();
+    for (i, p) in probes.iter().enumerate() {
+        let lane = match p.source_port {
+            PortSpec::Exact(port) => format!("{port}"),
+            _ => format!("free{i}"),
+        };
+        by_node.entry(p.from.clone()).or_default().entry(lane).or_default().push((i, ask_of_probe(p)));
+    }
+    let by_node = by_node.into_iter().map(|(n, lanes)| (n, lanes.into_values().collect())).collect();
+    let mut results: Vec<Option<ProbeResult>> = vec![None; probes.len()];
+    for (i, a) in send_lanes(lab, by_node)? {
+        let p = &probes[i];
+        results[i] = Some(ProbeResult {
+            from: p.from.clone(),
+            server: p.server.clone(),
+            server_addr: p.server_addr,
+            qname: p.name.clone(),
+            qtype: p.qtype.clone(),
+            transport: p.transport,
+            requested_port: p.source_port.to_string(),
+            source_port: a.source_port,
+            ok: outcome::meets(&a.rcode, &p.expect),
+            rcode: a.rcode,
+            answers: a.answers,
+            elapsed_ms: a.elapsed_ms,
+            expect: p.expect.clone(),
+        });
+    }
+    Ok(results.into_iter().map(|r| r.expect("every probe answered")).collect())
+}
+
+/// Queries through each resolver go one after another, in scenario order, so
+/// each resolver's behaviour is reproducible; resolvers run side by side.
+fn run_queries(lab: &lab::Lab, scenario: &Scenario, kind: Kind) -> Result<Vec<QueryResult>, RunError> {
+    let mut by_node: BTreeMap<String, BTreeMap<String, Vec<(usize, Ask)>>> = BTreeMap::new();
+    for (i, q) in scenario.queries.iter().enumerate().filter(|(_, q)| scenario.runs_kind(&q.via, kind)) {
+        let ask = Ask {
+            server: scenario.address(&q.via).expect("linted"),
+            name: Name::from_ascii(&q.name).expect("linted"),
+            qtype: q.qtype.parse().expect("linted"),
+            recursion_desired: true,
+            transport: crate::scenario::values::Transport::Udp,
+            source: None,
+            port: PortSpec::Random,
+            timeout: q.timeout,
+        };
+        // Counted queries (distinct names) go a few at a time, like a busy
+        // client; the rest one after another.
+        let lane = match &q.template {
+            Some(_) => format!("{}#{}", q.via, i % PARALLEL_NAMES),
+            None => q.via.clone(),
+        };
+        by_node.entry(q.from.clone()).or_default().entry(lane).or_default().push((i, ask));
+    }
+    let by_node = by_node.into_iter().map(|(n, lanes)| (n, lanes.into_values().collect())).collect();
+    let mut results: Vec<Option<QueryResult>> = vec![None; scenario.queries.len()];
+    for (i, a) in send_lanes(lab, by_node)? {
+        let q: &Query = &scenario.queries[i];
+        results[i] = Some(QueryResult {
+            from: q.from.clone(),
+            resolver: q.via.clone(),
+            kind,
+            qname: q.name.clone(),
+            qtype: q.qtype.clone(),
+            ok: outcome::meets(&a.rcode, &q.expect),
+            rcode: a.rcode,
+            answers: a.answers,
+            elapsed_ms: a.elapsed_ms,
+            expect: q.expect.clone(),
+        });
+    }
+    // Queries through a node that does not run this kind are not sent.
+    Ok(results.into_iter().flatten().collect())
 }
 
 /// The run's private directory for resolver configs, state and logs.

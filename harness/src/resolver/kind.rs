@@ -61,7 +61,7 @@ impl Kind {
 
     /// Does dnslab have an adapter for it yet?
     pub fn implemented(self) -> bool {
-        matches!(self, Kind::Hickory | Kind::Unbound)
+        true
     }
 }
 

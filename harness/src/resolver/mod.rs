@@ -3,8 +3,12 @@
 //! [`start`] runs one in a node. Tests and probes talk to resolvers only over
 //! the network, on port 53 of the resolver node.
 
+mod dnsmasq;
 mod hickory;
 mod kind;
+mod kresd;
+mod named;
+mod pdns;
 mod unbound;
 
 use std::net::IpAddr;
@@ -29,6 +33,8 @@ pub struct Spec<'a> {
     pub hints: &'a [(Name, IpAddr)],
     /// Source ports it must use itself, when the scenario says so.
     pub source_ports: Option<Ports>,
+    /// For forwarders: (zone, server address) for every zone of the lab.
+    pub forwards: &'a [(String, IpAddr)],
     /// Its private directory: config, state, log.
     pub dir: &'a Path,
 }
@@ -78,8 +84,8 @@ pub(crate) fn find_binary(name: &str) -> Option<PathBuf> {
 /// (Only kinds without a port knob of their own.)
 pub fn ports_by_sysctl(kind: Kind, ports: Option<Ports>) -> Option<Ports> {
     match kind {
-        Kind::Hickory | Kind::Unbound => None,
-        _ => ports,
+        Kind::Kresd => ports,
+        _ => None,
     }
 }
 
@@ -89,13 +95,20 @@ pub fn start(kind: Kind, spec: &Spec, ready_within: Duration) -> Result<Running,
     let mut running = match kind {
         Kind::Hickory => hickory::start(spec)?,
         Kind::Unbound => unbound::start(spec)?,
-        other => return Err(Unavailable::NoAdapter(other).to_string()),
+        Kind::Named => named::start(spec)?,
+        Kind::Pdns => pdns::start(spec)?,
+        Kind::Kresd => kresd::start(spec)?,
+        Kind::Dnsmasq => dnsmasq::start(spec)?,
     };
     wait_ready(spec, &mut running, ready_within)?;
     Ok(running)
 }
 
 impl Running {
+    fn process(kind: Kind, version: String, log: PathBuf, config: PathBuf, process: lab::Process) -> Running {
+        Running { kind, version, log: Some(log), config: Some(config), guard: Guard::Process(process) }
+    }
+
     /// Has the process died? Returns its exit status text.
     pub fn exited(&mut self) -> Option<String> {
         match &mut self.guard {
@@ -140,6 +153,50 @@ fn wait_ready(spec: &Spec, running: &mut Running, within: Duration) -> Result<()
         }
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// Writes the root hints zone (`. NS name`, `name A addr`) most resolvers read.
+pub(crate) fn hints_file(spec: &Spec) -> Result<PathBuf, String> {
+    let text: String = spec
+        .hints
+        .iter()
+        .map(|(name, addr)| format!(". 3600000 NS {name}\n{name} 3600000 {} {addr}\n", if addr.is_ipv4() { "A" } else { "AAAA" }))
+        .collect();
+    let path = spec.dir.join("root.hints");
+    std::fs::write(&path, text).map_err(|e| e.to_string())?;
+    Ok(path)
+}
+
+/// Starts `binary args...` in the node with stdout and stderr in
+/// `<dir>/<binary>.log`. Returns the process, the log and the binary's path.
+pub(crate) fn spawn_logged(spec: &Spec, binary: &str, args: &[&str]) -> Result<(lab::Process, PathBuf, PathBuf), String> {
+    let kind = Kind::ALL.into_iter().find(|k| k.program().is_some_and(|p| p.0 == binary));
+    let bin = find_binary(binary).ok_or_else(|| match kind.and_then(|k| k.program()) {
+        Some((b, package)) => format!("{b} is not installed: install it with `apt-get install {package}`"),
+        None => format!("{binary} is not installed"),
+    })?;
+    let log = spec.dir.join(format!("{binary}.log"));
+    let file = std::fs::File::create(&log).map_err(|e| e.to_string())?;
+    let mut cmd = std::process::Command::new(&bin);
+    cmd.args(args).stdin(std::process::Stdio::null()).stdout(file.try_clone().map_err(|e| e.to_string())?).stderr(file);
+    let process = spec.lab.spawn(spec.node, &mut cmd).map_err(|e| e.to_string())?;
+    Ok((process, log, bin))
+}
+
+/// The first line a binary prints about its version.
+pub(crate) fn version_of(bin: &Path, args: &[&str]) -> String {
+    let out = std::process::Command::new(bin).args(args).output().map(|o| [o.stdout, o.stderr].concat()).unwrap_or_default();
+    let text = String::from_utf8_lossy(&out);
+    // pdns_recursor prefixes a timestamp; keep from the program's name on.
+    let line = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("").trim();
+    let name = bin.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let line = match line.find("PowerDNS") {
+        Some(i) => &line[i..],
+        None => line,
+    };
+    // Drop copyright notes and build tags: "Dnsmasq version 2.90  Copyright ...".
+    let line = line.split("  ").next().unwrap_or(line).split(" (").next().unwrap_or(line);
+    line.replace("Dnsmasq version", "dnsmasq").replace("Version ", &format!("{name} ")).trim().to_string()
 }
 
 /// Fills `{key}` placeholders in a config template.

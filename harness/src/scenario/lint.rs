@@ -363,6 +363,58 @@ lints! {
         }
     }
 
+    /// a counted query is malformed: `count` needs `{i}` in every name and is 1-10000; rates are 0-1 and named noerror_rate, servfail_rate, nxdomain_rate or timeout_rate
+    fn bad_count(cx, out) {
+        for q in cx.queries() {
+            let has_index = q.ask.0.iter().map(|a| a.value.contains(v::INDEX));
+            match &q.count {
+                Some(c) => {
+                    if !(1..=10000).contains(&c.value) {
+                        out.push((c.pos, format!("count {} is not within 1-10000", c.value)));
+                    }
+                    for (a, has) in q.ask.0.iter().zip(has_index) {
+                        if !has {
+                            out.push((a.pos, format!("`{}` has no `{{i}}`: every name would be the same, and cached", a.value)));
+                        }
+                    }
+                }
+                None => {
+                    for (a, has) in q.ask.0.iter().zip(has_index) {
+                        if has {
+                            out.push((a.pos, format!("`{}` has `{{i}}` but the query has no `count`", a.value)));
+                        }
+                    }
+                    if let Some((k, _)) = q.expect_rates.iter().flat_map(|e| e.0.iter()).next() {
+                        out.push((k.pos, "`expect_rates` needs `count`: a rate is over many names".into()));
+                    }
+                }
+            }
+            let via: Vec<String> = match &q.via {
+                Some(v) => v.0.iter().map(|s| s.value.clone()).collect(),
+                None => cx.resolvers().map(|(n, _)| n.value.clone()).collect(),
+            };
+            for (key, rates) in q.expect_rates.iter().flat_map(|e| e.0.iter()) {
+                let (node, kind) = super::rate_key(&key.value);
+                if !via.iter().any(|v| v == node) {
+                    out.push((key.pos, format!("`{node}` is not one of the resolvers this query goes through ({})", via.join(", "))));
+                }
+                if key.value.contains('@') && kind.is_none() {
+                    out.push((key.pos, format!("`{}`: after `@` comes a resolver kind: {}", key.value, Kind::ALL.map(|k| k.name()).join(", "))));
+                }
+                for (rate, b) in &rates.0 {
+                    if !v::RATES.contains(&rate.value.as_str()) {
+                        out.push((rate.pos, format!("`{}` is not a rate; expected one of {}", rate.value, v::RATES.join(", "))));
+                    }
+                    for x in [&b.min, &b.max].into_iter().flatten() {
+                        if !(0.0..=1.0).contains(&x.value) {
+                            out.push((x.pos, format!("{} is not a rate between 0 and 1", x.value)));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /// a query or probe refers to a node that is not defined, or is not of the right kind
     fn unknown_node(cx, out) {
         let froms = cx.doc.queries.iter().flatten().map(|q| (&q.value.from, q.pos)).chain(cx.doc.probes.iter().flatten().map(|p| (&p.value.from, p.pos)));

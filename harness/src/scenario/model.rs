@@ -27,8 +27,29 @@ pub struct Scenario {
     pub networks: Vec<Network>,
     pub nodes: Vec<Node>,
     pub zones: Vec<Zone>,
+    /// Every query sent, expanded (`count` names, `--repeat` rounds).
     pub queries: Vec<Query>,
+    /// The queries as written, for re-expansion with [`Scenario::with_repeat`].
+    pub query_specs: Vec<QuerySpec>,
     pub probes: Vec<Probe>,
+}
+
+/// One `queries:` entry for one `ask` and one resolver, before expansion.
+#[derive(Debug, Clone)]
+pub struct QuerySpec {
+    pub query: Query,
+    /// `Some(n)`: the name holds `{i}`; send n distinct names.
+    pub count: Option<u32>,
+}
+
+/// A rate's tolerance, e.g. `servfail_rate: {max: 0.05}`.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct RateBound {
+    /// Only for this resolver kind (`resolver-mixed@dnsmasq:`), or any.
+    pub kind: Option<Kind>,
+    pub rate: String,
+    pub min: Option<f64>,
+    pub max: Option<f64>,
 }
 
 #[derive(Debug, Clone)]
@@ -79,6 +100,10 @@ pub struct Query {
     pub timeout: Duration,
     /// Acceptable outcomes (`NOERROR`, `SERVFAIL`, `TIMEOUT`, ...); empty: none stated.
     pub expect: Vec<String>,
+    /// For counted queries: the name as written, with `{i}`.
+    pub template: Option<String>,
+    /// For counted queries: tolerances on the rates over all their names.
+    pub expect_rates: Vec<RateBound>,
 }
 
 /// One question sent straight to an authoritative server, like `dig -b`.
@@ -99,7 +124,9 @@ pub struct Probe {
     pub expect: Vec<String>,
 }
 
-pub const QUERY_TIMEOUT: Duration = Duration::from_secs(15);
+/// The client's patience: longer than any resolver takes to give up on its
+/// own (kresd: 13-18 s), so a SERVFAIL is seen as one.
+pub const QUERY_TIMEOUT: Duration = Duration::from_secs(20);
 pub const PROBE_TIMEOUT: Duration = Duration::from_millis(1500);
 
 fn strs(o: &OneOrMany) -> impl Iterator<Item = &str> {
@@ -217,23 +244,45 @@ pub(super) fn build(doc: &Doc, path: &Path) -> Scenario {
     let zones = zone::derive(texts, &servers);
 
     let resolvers: Vec<String> = nodes.iter().filter(|n| n.resolver.is_some()).map(|n| n.name.clone()).collect();
-    let mut queries = Vec::new();
+    let mut query_specs = Vec::new();
     for q in doc.queries.iter().flatten().map(|q| &q.value) {
         let via: Vec<String> = q.via.as_ref().map_or(resolvers.clone(), |v| strs(v).map(String::from).collect());
         for ask in strs(&q.ask) {
-            let (name, qtype) = v::ask(ask).expect("linted");
+            let (_, qtype) = v::ask(ask).expect("linted");
+            let written = ask.split_whitespace().next().expect("linted");
+            let name = if written.ends_with('.') { written.to_string() } else { format!("{written}.") };
+            let count = q.count.as_ref().map(|c| c.value);
             for r in &via {
-                queries.push(Query {
+                let expect_rates = q
+                    .expect_rates
+                    .iter()
+                    .flat_map(|e| e.0.iter())
+                    .filter_map(|(key, rates)| {
+                        let (node, kind) = rate_key(&key.value);
+                        (node == r).then_some((kind, rates))
+                    })
+                    .flat_map(|(kind, rates)| rates.0.iter().map(move |(rate, b)| (kind, rate, b)))
+                    .map(|(kind, rate, b)| RateBound {
+                        kind,
+                        rate: rate.value.clone(),
+                        min: b.min.as_ref().map(|m| m.value),
+                        max: b.max.as_ref().map(|m| m.value),
+                    })
+                    .collect();
+                query_specs.push(QuerySpec { count, query: Query {
                     from: Ctx::from_node(&q.from).to_string(),
                     via: r.clone(),
-                    name: name.to_string(),
+                    name: name.clone(),
                     qtype: qtype.to_string(),
                     timeout: q.timeout.as_ref().and_then(|t| v::duration(t).ok()).unwrap_or(QUERY_TIMEOUT),
+                    template: count.map(|_| name.clone()),
+                    expect_rates,
                     expect: expected(&q.expect, r),
-                });
+                }});
             }
         }
     }
+    let queries = expand(&query_specs, 1);
 
     let mut probes = Vec::new();
     for p in doc.probes.iter().flatten().map(|p| &p.value) {
@@ -279,8 +328,32 @@ pub(super) fn build(doc: &Doc, path: &Path) -> Scenario {
         nodes,
         zones,
         queries,
+        query_specs,
         probes,
     }
+}
+
+/// `NODE` or `NODE@KIND` (a tolerance for one resolver kind only).
+pub fn rate_key(key: &str) -> (&str, Option<Kind>) {
+    match key.split_once('@') {
+        Some((node, kind)) => (node, Kind::parse(kind)),
+        None => (key, None),
+    }
+}
+
+/// One query per name: counted queries get `{i}` numbered through every
+/// round, so no name repeats and none is answered from cache.
+fn expand(specs: &[QuerySpec], repeat: u32) -> Vec<Query> {
+    let mut out = Vec::new();
+    for round in 0..repeat.max(1) {
+        for spec in specs {
+            match spec.count {
+                None => out.push(spec.query.clone()),
+                Some(n) => out.extend((1..=n).map(|i| Query { name: spec.query.name.replace(v::INDEX, &(round * n + i).to_string()), ..spec.query.clone() })),
+            }
+        }
+    }
+    out
 }
 
 impl Scenario {
@@ -302,6 +375,31 @@ impl Scenario {
             .filter(|(_, s)| s.zones.iter().any(|z| z.is_root()))
             .flat_map(|(n, s)| n.interfaces.iter().flat_map(|(_, a)| a.iter().map(|a| (s.hostname.clone(), *a))))
             .collect()
+    }
+
+    /// The same scenario with its queries sent `n` times (`--repeat N`).
+    pub fn with_repeat(&self, n: u32) -> Scenario {
+        Scenario { queries: expand(&self.query_specs, n), ..self.clone() }
+    }
+
+    /// Does resolver node `node` run `kind`? (`kinds:` empty: every kind.)
+    pub fn runs_kind(&self, node: &str, kind: Kind) -> bool {
+        self.node(node).and_then(|n| n.resolver.as_ref()).is_some_and(|r| r.kinds.is_empty() || r.kinds.contains(&kind))
+    }
+
+    /// (zone, server address) for every zone but the root: what a forwarder
+    /// such as dnsmasq is told (`--server=/live.com/198.51.100.2`).
+    pub fn forwards(&self) -> Vec<(String, IpAddr)> {
+        let mut out = Vec::new();
+        for (node, server) in self.servers() {
+            for z in server.zones.iter().filter(|z| !z.is_root()) {
+                for (_, addrs) in &node.interfaces {
+                    out.extend(addrs.iter().map(|a| (z.to_string(), *a)));
+                }
+            }
+        }
+        out.sort();
+        out
     }
 
     /// The server host name that owns `addr`, for reports.

@@ -85,6 +85,18 @@ pub struct Query {
     pub via: Option<OneOrMany>,
     pub timeout: Option<S>,
     pub expect: Option<Expect>,
+    /// Send `count` distinct names: `{i}` in `ask` becomes 1, 2, ... count.
+    pub count: Option<Spanned<u32>>,
+    /// resolver node -> rate name -> bounds, judged over all `count` names
+    pub expect_rates: Option<Entries<Entries<RateBound>>>,
+}
+
+/// `{min: 0.9}`, `{max: 0.05}`, or both: a rate's tolerance.
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct RateBound {
+    pub min: Option<Spanned<f64>>,
+    pub max: Option<Spanned<f64>>,
 }
 
 #[derive(Deserialize, Debug)]

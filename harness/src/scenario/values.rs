@@ -85,8 +85,12 @@ pub fn name(s: &str) -> Result<Name, String> {
     Ok(n)
 }
 
-/// `live.com A`: a name and a record type.
+/// The placeholder a counted query's names number themselves with.
+pub const INDEX: &str = "{i}";
+
+/// `live.com A`: a name and a record type. A name may hold `{i}`.
 pub fn ask(s: &str) -> Result<(Name, RecordType), String> {
+    let s = &s.replace(INDEX, "1");
     let mut parts = s.split_whitespace();
     let (Some(n), Some(t), None) = (parts.next(), parts.next(), parts.next()) else {
         return Err(format!("`{s}` should be `NAME TYPE`, like `live.com MX`"));
@@ -112,6 +116,9 @@ pub fn outcome(s: &str) -> Result<String, String> {
         ))
     }
 }
+
+/// The rates a counted query can be judged by.
+pub const RATES: [&str; 4] = ["noerror_rate", "servfail_rate", "nxdomain_rate", "timeout_rate"];
 
 /// `500ms`, `2s`, `1.5s`
 pub fn duration(s: &str) -> Result<Duration, String> {

@@ -1,0 +1,34 @@
+//! dnsmasq (Debian `dnsmasq`) as a forwarder, as home routers run it: it
+//! does not recurse, but forwards each domain to the servers the scenario
+//! says serve it (`--server=/live.com/198.51.100.2`, derived, never typed).
+//! Source ports: `--min-port/--max-port`. With no timeout knob for dead
+//! upstreams it never answers; the client times out.
+
+use super::{spawn_logged, version_of, Kind, Running, Spec};
+
+pub(super) fn start(spec: &Spec) -> Result<Running, String> {
+    let mut args: Vec<String> = vec![
+        "--keep-in-foreground".into(),
+        "--log-facility=-".into(),
+        "--log-queries".into(),
+        "--no-resolv".into(),
+        "--no-hosts".into(),
+        "--bind-interfaces".into(),
+        format!("--listen-address={}", spec.addr),
+        "--port=53".into(),
+        "--user=root".into(),
+        format!("--pid-file={}/dnsmasq.pid", spec.dir.display()),
+        format!("--conf-file={}/dnsmasq.conf", spec.dir.display()),
+    ];
+    if let Some(p) = spec.source_ports {
+        args.push(format!("--min-port={}", p.lo));
+        args.push(format!("--max-port={}", p.hi));
+    }
+    let servers: Vec<String> = spec.forwards.iter().map(|(zone, addr)| format!("server=/{}/{addr}", zone.trim_end_matches('.'))).collect();
+    let conf = spec.dir.join("dnsmasq.conf");
+    std::fs::write(&conf, format!("# dnslab: dnsmasq in node {}; forwards derived from the scenario\n{}\n", spec.node, servers.join("\n")))
+        .map_err(|e| e.to_string())?;
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (process, log, bin) = spawn_logged(spec, "dnsmasq", &argv)?;
+    Ok(Running::process(Kind::Dnsmasq, version_of(&bin, &["--version"]), log, conf, process))
+}
