@@ -27,7 +27,20 @@ fn check(name: &str) {
     let mut matrix: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
     for o in &report.runs {
         insta::assert_json_snapshot!(format!("{name}@{}", o.kind), harness::snapshot::stable(&s, o));
-        for q in &o.queries {
+        for r in &o.rates {
+            let bounds: String = r.expect.iter().map(|b| format!(" {}", b.rate)).collect();
+            let cell = format!("{}{bounds}", if r.ok { "ok" } else { "MISSED" });
+            matrix
+                .entry(format!("{} x{} via {}", r.ask, r.sent, r.resolver))
+                .or_default()
+                .insert(o.kind.to_string(), cell);
+        }
+        let counted = |q: &&harness::outcome::QueryResult| {
+            o.rates
+                .iter()
+                .any(|r| r.resolver == q.resolver && harness::outcome::matches_template(&q.qname, r.ask.split(' ').next().unwrap_or("")))
+        };
+        for q in o.queries.iter().filter(|q| !counted(q)) {
             matrix
                 .entry(format!("{} {} via {}", q.qname, q.qtype, q.resolver))
                 .or_default()

@@ -24,6 +24,7 @@ fn ask(lab: &lab::Lab, server: IpAddr, name: &str, qtype: RecordType) -> Message
         source: None,
         port: PortSpec::Random,
         timeout: Duration::from_secs(2),
+        tries: 3,
     };
     probe::block_in(lab, "client", move || async move { probe::exchange(&a).await.1 })
         .unwrap()

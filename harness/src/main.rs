@@ -90,7 +90,12 @@ fn main() -> ExitCode {
         supervise::install_exit_handlers();
     }
     match cli.command {
-        Cmd::Run { scenario, resolver, format, repeat } => run(&scenario, resolver, format, repeat),
+        Cmd::Run {
+            scenario,
+            resolver,
+            format,
+            repeat,
+        } => run(&scenario, resolver, format, repeat),
         Cmd::Check { files } => check(&files),
         Cmd::List => list(),
         Cmd::Up { scenario, resolver, format } => up(&scenario, resolver, format),

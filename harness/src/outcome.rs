@@ -4,7 +4,7 @@
 //! [`Outcome::stable`] buckets what varies from run to run (ports, times,
 //! retry counts) so snapshots stay identical.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, SocketAddr};
 
 use serde::{Deserialize, Serialize};
@@ -94,7 +94,10 @@ pub fn rates(queries: &[QueryResult], specs: &[crate::scenario::QuerySpec], kind
     for spec in specs.iter().filter(|s| s.count.is_some()) {
         let q = &spec.query;
         let Some(template) = &q.template else { continue };
-        let group: Vec<&QueryResult> = queries.iter().filter(|r| r.resolver == q.via && r.qtype == q.qtype && matches_template(&r.qname, template)).collect();
+        let group: Vec<&QueryResult> = queries
+            .iter()
+            .filter(|r| r.resolver == q.via && r.qtype == q.qtype && matches_template(&r.qname, template))
+            .collect();
         if group.is_empty() {
             continue;
         }
@@ -132,7 +135,9 @@ pub fn rates(queries: &[QueryResult], specs: &[crate::scenario::QuerySpec], kind
 
 /// Does `name` come from `template` (`q{i}.w.live.com.` matches `q17.w.live.com.`)?
 pub fn matches_template(name: &str, template: &str) -> bool {
-    let Some((pre, post)) = template.split_once(crate::scenario::values::INDEX) else { return false };
+    let Some((pre, post)) = template.split_once(crate::scenario::values::INDEX) else {
+        return false;
+    };
     name.len() > pre.len() + post.len()
         && name[..pre.len()].eq_ignore_ascii_case(pre)
         && name[name.len() - post.len()..].eq_ignore_ascii_case(post)
@@ -156,6 +161,9 @@ pub struct ProbeResult {
     pub elapsed_ms: u64,
     pub expect: Vec<String>,
     pub ok: bool,
+    /// Why there was no answer, when the socket said (not a plain timeout).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -201,6 +209,10 @@ pub struct Upstream {
     pub lost: u32,
     /// TCP connection attempts (SYNs) towards this server.
     pub tcp_connects: u32,
+    /// How many different source ports these copies left from: 1 with
+    /// `sent` > 1 means retries on the same port (dnsmasq does that).
+    #[serde(default)]
+    pub ports_used: u32,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -229,6 +241,7 @@ pub fn meets(rcode: &str, expect: &[String]) -> bool {
 /// `host_of` names the server at an address.
 pub fn upstream(sent: &[Sent], received: &[&Received], host_of: impl Fn(IpAddr) -> String) -> Vec<Upstream> {
     let mut groups: BTreeMap<(String, String, String, Transport, PortClass), Upstream> = BTreeMap::new();
+    let mut ports: BTreeMap<(String, String, String, Transport), BTreeSet<u16>> = BTreeMap::new();
     let mut connects: BTreeMap<(String, PortClass), u32> = BTreeMap::new();
     for s in sent {
         let server = host_of(s.dst);
@@ -254,14 +267,25 @@ pub fn upstream(sent: &[Sent], received: &[&Received], host_of: impl Fn(IpAddr) 
                 sent: 0,
                 lost: 0,
                 tcp_connects: 0,
+                ports_used: 0,
             });
         g.sent += 1;
+        ports
+            .entry((g.server.clone(), g.qname.clone(), g.qtype.clone(), g.transport))
+            .or_default()
+            .insert(s.sport);
         match arrived {
             Some(r) => g.seen_as = Some(PortClass::of(r.src.port())),
             None => g.lost += 1,
         }
     }
     let mut out: Vec<Upstream> = groups.into_values().collect();
+    // Ports per question (all classes together: a retry may change class).
+    for u in &mut out {
+        u.ports_used = ports
+            .get(&(u.server.clone(), u.qname.clone(), u.qtype.clone(), u.transport))
+            .map_or(0, |p| p.len() as u32);
+    }
     for ((server, class), n) in connects {
         match out
             .iter_mut()
@@ -278,6 +302,7 @@ pub fn upstream(sent: &[Sent], received: &[&Received], host_of: impl Fn(IpAddr) 
                 sent: 0,
                 lost: 0,
                 tcp_connects: n,
+                ports_used: 0,
             }),
         }
     }
@@ -349,14 +374,13 @@ impl Outcome {
             .filter(|q| name(&q.qname) == q.qname)
             .map(|q| {
                 format!(
-                    "{} -> {} {} {} -> {} ({} answers) in {}{}",
+                    "{} -> {} {} {} -> {} ({} answers){}",
                     q.from,
                     q.resolver,
                     q.qname,
                     q.qtype,
                     q.rcode,
                     q.answers.len(),
-                    time_bucket(q.elapsed_ms),
                     if q.ok { "" } else { "  << UNEXPECTED" }
                 )
             })
@@ -366,29 +390,71 @@ impl Outcome {
             .resolvers
             .iter()
             .map(|(node, r)| {
-                let mut upstream: Vec<String> = r
-                    .upstream
-                    .iter()
-                    .map(|u| {
+                // Sum over the names of a counted query before bucketing.
+                type Key = (String, String, String, Transport, PortClass);
+                let mut sums: BTreeMap<Key, (u32, u32, BTreeSet<PortClass>, u32)> = BTreeMap::new();
+                for u in &r.upstream {
+                    let e = sums
+                        .entry((group(&u.server), name(&u.qname), u.qtype.clone(), u.transport, u.port_class))
+                        .or_default();
+                    e.0 += u.sent;
+                    e.1 += u.lost;
+                    e.2.extend(u.seen_as);
+                    e.3 += u.tcp_connects;
+                }
+                // Retries: from the same port, or from new ones? Judged per
+                // question sent more than once, by majority.
+                let (mut same, mut new) = (0, 0);
+                for u in r.upstream.iter().filter(|u| u.transport == Transport::Udp) {
+                    let total: u32 = r
+                        .upstream
+                        .iter()
+                        .filter(|o| o.server == u.server && o.qname == u.qname && o.qtype == u.qtype && o.transport == u.transport)
+                        .map(|o| o.sent)
+                        .sum();
+                    if total > 1 && u.ports_used == 1 {
+                        same += 1;
+                    } else if total > 1 {
+                        new += 1;
+                    }
+                }
+                let retries = match (same, new) {
+                    (0, 0) => "no retries",
+                    (s, n) if s > n => "retries mostly from the same port",
+                    _ => "retries mostly from new ports",
+                };
+                let mut upstream: Vec<String> = sums
+                    .into_iter()
+                    .map(|((server, qname, qtype, transport, class), (sent, lost, seen, connects))| {
+                        let seen: Vec<String> = seen.iter().map(|c| c.to_string()).collect();
                         format!(
-                            "{} {} {} {} from {} ports{}: lost {}{}",
-                            group(&u.server),
-                            name(&u.qname),
-                            u.qtype,
-                            u.transport,
-                            u.port_class,
-                            u.seen_as.map(|s| format!(" (seen as {s})")).unwrap_or_default(),
-                            lost_bucket(u.sent, u.lost),
-                            if u.tcp_connects > 0 { ", with tcp connects" } else { "" }
+                            "{server} {qname} {qtype} {transport} from {class} ports{}: lost {}{}",
+                            if seen.is_empty() {
+                                String::new()
+                            } else {
+                                format!(" (seen as {})", seen.join("/"))
+                            },
+                            lost_bucket(sent, lost),
+                            if connects > 0 { ", with tcp connects" } else { "" }
                         )
                     })
                     .collect();
                 upstream.sort();
                 upstream.dedup();
                 let status = r.status.lines().next().unwrap_or("").to_string();
+                // How long it takes to give up: the slowest failure, bucketed. (Later
+                // failures may come at once from its cache of dead servers, or not,
+                // depending on timers; the first one shows its patience.)
+                let gives_up = self
+                    .queries
+                    .iter()
+                    .filter(|q| &q.resolver == node && q.rcode != "NOERROR" && q.rcode != "NXDOMAIN" && name(&q.qname) == q.qname)
+                    .map(|q| q.elapsed_ms)
+                    .max()
+                    .map(time_bucket);
                 (
                     node,
-                    serde_json::json!({ "status": status, "source_ports": r.source_ports, "upstream": upstream }),
+                    serde_json::json!({ "status": status, "source_ports": r.source_ports, "upstream": upstream, "retries": retries, "gives_up_in": gives_up }),
                 )
             })
             .collect();
@@ -401,7 +467,7 @@ impl Outcome {
                         "{} {} {} {} -> {}{}",
                         who(r.src, &owner),
                         r.transport,
-                        r.qname,
+                        name(&r.qname),
                         r.qtype,
                         r.rcode,
                         if r.aa { " aa" } else { "" }
@@ -420,8 +486,22 @@ impl Outcome {
             .rates
             .iter()
             .map(|r| {
-                let bounds: Vec<String> = r.expect.iter().map(|b| format!("{} in [{}, {}]", b.rate, b.min.unwrap_or(0.0), b.max.unwrap_or(1.0))).collect();
-                format!("{} {} x{}: {}", r.resolver, r.ask, r.sent, if r.ok { format!("ok ({})", bounds.join(", ")) } else { format!("MISSED: {}", r.misses().join("; ")) })
+                let bounds: Vec<String> = r
+                    .expect
+                    .iter()
+                    .map(|b| format!("{} in [{}, {}]", b.rate, b.min.unwrap_or(0.0), b.max.unwrap_or(1.0)))
+                    .collect();
+                format!(
+                    "{} {} x{}: {}",
+                    r.resolver,
+                    r.ask,
+                    r.sent,
+                    if r.ok {
+                        format!("ok ({})", bounds.join(", "))
+                    } else {
+                        format!("MISSED: {}", r.misses().join("; "))
+                    }
+                )
             })
             .collect();
         serde_json::json!({

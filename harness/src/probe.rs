@@ -27,6 +27,11 @@ pub struct Ask {
     pub source: Option<IpAddr>,
     pub port: PortSpec,
     pub timeout: Duration,
+    /// Copies of a UDP query sent within the timeout, from the same socket
+    /// (dig's `+tries`). Probes use 3, so one lost packet on a fresh link is
+    /// not a timeout; queries to resolvers use 1, so a resolver's own time
+    /// to give up is measured without a stub's retransmits.
+    pub tries: u32,
 }
 
 /// What came back: an rcode or `TIMEOUT`, and the answer records.
@@ -77,16 +82,26 @@ pub async fn exchange(a: &Ask) -> (Answer, Option<Message>) {
     let exchange = async {
         match a.transport {
             Transport::Udp => {
-                let sock = tokio::net::UdpSocket::bind(local).await?;
+                let sock = udp_socket(local)?;
                 port = sock.local_addr()?.port();
                 sock.connect((a.server, 53)).await?;
-                sock.send(&wire).await?;
+                // Resend from the same socket: a firewall that drops every
+                // copy is still a timeout.
                 let mut buf = vec![0u8; 65535];
+                let interval = a.timeout / a.tries.max(1);
                 loop {
-                    let n = sock.recv(&mut buf).await?;
-                    match Message::from_vec(&buf[..n]) {
-                        Ok(m) if m.metadata.id == id && m.metadata.message_type == MessageType::Response => return Ok(m),
-                        _ => continue, // not ours: keep waiting, as dig does
+                    sock.send(&wire).await?;
+                    let wait = async {
+                        loop {
+                            let n = sock.recv(&mut buf).await?;
+                            match Message::from_vec(&buf[..n]) {
+                                Ok(m) if m.metadata.id == id && m.metadata.message_type == MessageType::Response => return Ok::<_, std::io::Error>(m),
+                                _ => continue, // not ours: keep waiting, as dig does
+                            }
+                        }
+                    };
+                    if let Ok(r) = tokio::time::timeout(interval, wait).await {
+                        return r;
                     }
                 }
             }
@@ -150,6 +165,19 @@ pub async fn exchange(a: &Ask) -> (Answer, Option<Message>) {
             None,
         ),
     }
+}
+
+/// A UDP socket bound to `local` with SO_REUSEADDR. The previous probe from
+/// the same port may still be bound for a moment after we closed it: a fork
+/// elsewhere in the process (starting a resolver, running nft) holds a copy
+/// of every fd until it execs. Connected sockets still get only their own
+/// replies: the kernel prefers the exact 4-tuple.
+fn udp_socket(local: SocketAddr) -> std::io::Result<tokio::net::UdpSocket> {
+    let s = socket2::Socket::new(socket2::Domain::for_address(local), socket2::Type::DGRAM, Some(socket2::Protocol::UDP))?;
+    s.set_reuse_address(true)?;
+    s.set_nonblocking(true)?;
+    s.bind(&local.into())?;
+    tokio::net::UdpSocket::from_std(s.into())
 }
 
 /// Runs an async job on a new thread with its own runtime inside `node`,

@@ -97,7 +97,11 @@ pub fn text(o: &Outcome) -> String {
         let mut rows = vec![["FROM", "RESOLVER", "ITS PORTS", "QUERY", "RESULT", "TIME", "EXPECTED"]
             .map(String::from)
             .to_vec()];
-        let counted = |q: &&crate::outcome::QueryResult| o.rates.iter().any(|r| r.resolver == q.resolver && crate::outcome::matches_template(&q.qname, r.ask.split(' ').next().unwrap_or("")));
+        let counted = |q: &&crate::outcome::QueryResult| {
+            o.rates
+                .iter()
+                .any(|r| r.resolver == q.resolver && crate::outcome::matches_template(&q.qname, r.ask.split(' ').next().unwrap_or("")))
+        };
         for q in o.queries.iter().filter(|q| !counted(q)) {
             let ports = o
                 .resolvers
@@ -119,7 +123,9 @@ pub fn text(o: &Outcome) -> String {
     }
     if !o.rates.is_empty() {
         let _ = writeln!(s, "Rates over many names (intermittent failures are judged as rates)");
-        let mut rows = vec![["RESOLVER", "ASK", "SENT", "NOERROR", "SERVFAIL", "TIMEOUT", "P50", "P90", "MAX", "EXPECTED"].map(String::from).to_vec()];
+        let mut rows = vec![["RESOLVER", "ASK", "SENT", "NOERROR", "SERVFAIL", "TIMEOUT", "P50", "P90", "MAX", "EXPECTED"]
+            .map(String::from)
+            .to_vec()];
         let pct = |x: f64| format!("{:.0}%", x * 100.0);
         for r in &o.rates {
             let verdict = if r.expect.is_empty() {

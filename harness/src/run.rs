@@ -145,8 +145,20 @@ pub fn run(scenario: &Scenario, kind: Kind, progress: &dyn Progress) -> Result<O
     for node in scenario.resolvers() {
         let r = node.resolver.as_ref().expect("a resolver node");
         if !scenario.runs_kind(&node.name, kind) {
-            let status = format!("not run: this node runs only {}", r.kinds.iter().map(|k| k.name()).collect::<Vec<_>>().join(", "));
-            reports.insert(node.name.clone(), ResolverReport { kind, version: String::new(), status, source_ports: None, upstream: vec![] });
+            let status = format!(
+                "not run: this node runs only {}",
+                r.kinds.iter().map(|k| k.name()).collect::<Vec<_>>().join(", ")
+            );
+            reports.insert(
+                node.name.clone(),
+                ResolverReport {
+                    kind,
+                    version: String::new(),
+                    status,
+                    source_ports: None,
+                    upstream: vec![],
+                },
+            );
             continue;
         }
         captures.insert(node.name.clone(), Capture::start(&lab, &node.name, t0)?);
@@ -210,16 +222,18 @@ pub fn run(scenario: &Scenario, kind: Kind, progress: &dyn Progress) -> Result<O
 
     let mut failures = Vec::new();
     for p in probes.iter().filter(|p| !p.ok) {
-        failures.push(format!(
-            "probe {} {} @{} {} port {}: expected {}, got {}",
-            p.qname,
-            p.qtype,
-            p.server,
-            p.transport,
-            p.requested_port,
-            p.expect.join(" or "),
-            p.rcode
-        ));
+        failures.push(
+            format!(
+                "probe {} {} @{} {} port {}: expected {}, got {}",
+                p.qname,
+                p.qtype,
+                p.server,
+                p.transport,
+                p.requested_port,
+                p.expect.join(" or "),
+                p.rcode
+            ) + &p.error.as_ref().map(|e| format!(" ({e})")).unwrap_or_default(),
+        );
     }
     let rates = outcome::rates(&queries, &scenario.query_specs, kind);
     for r in rates.iter().filter(|r| !r.ok) {
@@ -260,6 +274,7 @@ fn ask_of_probe(p: &Probe) -> Ask {
         source: p.source,
         port: p.source_port,
         timeout: p.timeout,
+        tries: 3,
     }
 }
 
@@ -286,7 +301,11 @@ fn send_lanes(lab: &lab::Lab, by_node: BTreeMap<String, Vec<Vec<(usize, Ask)>>>)
         .collect::<Result<_, _>>()?;
     let mut out = Vec::new();
     for h in handles {
-        out.extend(h.join().map_err(|_| RunError::Other("sender thread panicked".into()))?.map_err(|e| RunError::Other(e.to_string()))?);
+        out.extend(
+            h.join()
+                .map_err(|_| RunError::Other("sender thread panicked".into()))?
+                .map_err(|e| RunError::Other(e.to_string()))?,
+        );
     }
     Ok(out)
 }
@@ -315,6 +334,7 @@ fn run_probes(lab: &lab::Lab, probes: &[Probe]) -> Result<Vec<ProbeResult>, RunE
             transport: p.transport,
             requested_port: p.source_port.to_string(),
             source_port: a.source_port,
+            error: a.error,
             ok: outcome::meets(&a.rcode, &p.expect),
             rcode: a.rcode,
             answers: a.answers,
@@ -339,6 +359,7 @@ fn run_queries(lab: &lab::Lab, scenario: &Scenario, kind: Kind) -> Result<Vec<Qu
             source: None,
             port: PortSpec::Random,
             timeout: q.timeout,
+            tries: 1,
         };
         // Counted queries (distinct names) go a few at a time, like a busy
         // client; the rest one after another.

@@ -85,37 +85,49 @@ fn main() {
     println!();
     println!("| msft-lowport run | lab up | servers | resolvers ready | probes | queries | teardown | total | harness overhead |");
     println!("|---|---|---|---|---|---|---|---|---|");
-    for kind in [Kind::Hickory, Kind::Unbound] {
+    for kind in Kind::ALL {
         if harness::resolver::available(kind).is_err() {
             println!("| {kind} | not installed | | | | | | | |");
             continue;
         }
         let t = Instant::now();
         let o = harness::run::run(&s, kind, &()).expect("run");
-        let wall = t.elapsed();
-        let tm = &o.timings;
-        // Overhead: wall time minus the time the slowest resolver spent
-        // giving up (its slowest query) and the probes' own timeouts.
-        let slowest: u64 = o.queries.iter().map(|q| q.elapsed_ms).max().unwrap_or(0);
-        let per_resolver: std::collections::BTreeMap<&str, u64> = o.queries.iter().fold(Default::default(), |mut m, q| {
-            *m.entry(q.resolver.as_str()).or_default() += q.elapsed_ms;
-            m
-        });
-        let resolver_time = per_resolver.values().copied().max().unwrap_or(slowest);
-        let probe_time = tm.probes_ms;
-        let overhead = (wall.as_millis() as u64).saturating_sub(resolver_time + probe_time);
-        println!(
-            "| {kind} | {} ms | {} ms | {} ms | {} ms | {} ms | {} ms | {} ms | {} ms |",
-            tm.lab_up_ms,
-            tm.servers_ready_ms,
-            tm.resolvers_ready_ms,
-            tm.probes_ms,
-            tm.queries_ms,
-            tm.teardown_ms,
-            wall.as_millis(),
-            overhead
-        );
+        row(&kind.to_string(), &o, t.elapsed());
     }
+    // Every installed kind at once, each in its own lab: the slowest sets the pace.
+    let kinds: Vec<Kind> = Kind::ALL.into_iter().filter(|&k| harness::resolver::available(k).is_ok()).collect();
+    let t = Instant::now();
+    std::thread::scope(|scope| {
+        for &k in &kinds {
+            let s = &s;
+            scope.spawn(move || harness::run::run(s, k, &()).expect("run"));
+        }
+    });
+    println!("| all {} kinds in parallel | | | | | | | {} ms | |", kinds.len(), t.elapsed().as_millis());
+}
+
+/// One table row: the run's phases and its harness overhead, i.e. the wall
+/// time minus the slowest resolver's own time (its queries, one after
+/// another) and the probes' time.
+fn row(name: &str, o: &harness::outcome::Outcome, wall: Duration) {
+    let tm = &o.timings;
+    let per_resolver: std::collections::BTreeMap<&str, u64> = o.queries.iter().fold(Default::default(), |mut m, q| {
+        *m.entry(q.resolver.as_str()).or_default() += q.elapsed_ms;
+        m
+    });
+    let resolver_time = per_resolver.values().copied().max().unwrap_or(0);
+    let overhead = (wall.as_millis() as u64).saturating_sub(resolver_time + tm.probes_ms);
+    println!(
+        "| {name} | {} ms | {} ms | {} ms | {} ms | {} ms | {} ms | {} ms | {} ms |",
+        tm.lab_up_ms,
+        tm.servers_ready_ms,
+        tm.resolvers_ready_ms,
+        tm.probes_ms,
+        tm.queries_ms,
+        tm.teardown_ms,
+        wall.as_millis(),
+        overhead
+    );
 }
 
 fn kernel() -> String {

@@ -24,10 +24,21 @@ pub(super) fn start(spec: &Spec) -> Result<Running, String> {
         args.push(format!("--min-port={}", p.lo));
         args.push(format!("--max-port={}", p.hi));
     }
-    let servers: Vec<String> = spec.forwards.iter().map(|(zone, addr)| format!("server=/{}/{addr}", zone.trim_end_matches('.'))).collect();
+    let servers: Vec<String> = spec
+        .forwards
+        .iter()
+        .map(|(zone, addr)| format!("server=/{}/{addr}", zone.trim_end_matches('.')))
+        .collect();
     let conf = spec.dir.join("dnsmasq.conf");
-    std::fs::write(&conf, format!("# dnslab: dnsmasq in node {}; forwards derived from the scenario\n{}\n", spec.node, servers.join("\n")))
-        .map_err(|e| e.to_string())?;
+    std::fs::write(
+        &conf,
+        format!(
+            "# dnslab: dnsmasq in node {}; forwards derived from the scenario\n{}\n",
+            spec.node,
+            servers.join("\n")
+        ),
+    )
+    .map_err(|e| e.to_string())?;
     let argv: Vec<&str> = args.iter().map(String::as_str).collect();
     let (process, log, bin) = spawn_logged(spec, "dnsmasq", &argv)?;
     Ok(Running::process(Kind::Dnsmasq, version_of(&bin, &["--version"]), log, conf, process))

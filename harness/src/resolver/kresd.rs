@@ -10,7 +10,11 @@ const TEMPLATE: &str = include_str!("kresd.conf");
 
 pub(super) fn start(spec: &Spec) -> Result<Running, String> {
     let hints: Vec<String> = spec.hints.iter().map(|(n, a)| format!("['{n}'] = '{a}'")).collect();
-    let outgoing = if spec.addr.is_ipv4() { format!("net.outgoing_v4('{}')", spec.addr) } else { format!("net.outgoing_v6('{}')", spec.addr) };
+    let outgoing = if spec.addr.is_ipv4() {
+        format!("net.outgoing_v4('{}')", spec.addr)
+    } else {
+        format!("net.outgoing_v6('{}')", spec.addr)
+    };
     let config = super::render(
         TEMPLATE,
         &[

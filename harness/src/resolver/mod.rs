@@ -106,7 +106,13 @@ pub fn start(kind: Kind, spec: &Spec, ready_within: Duration) -> Result<Running,
 
 impl Running {
     fn process(kind: Kind, version: String, log: PathBuf, config: PathBuf, process: lab::Process) -> Running {
-        Running { kind, version, log: Some(log), config: Some(config), guard: Guard::Process(process) }
+        Running {
+            kind,
+            version,
+            log: Some(log),
+            config: Some(config),
+            guard: Guard::Process(process),
+        }
     }
 
     /// Has the process died? Returns its exit status text.
@@ -138,6 +144,7 @@ fn wait_ready(spec: &Spec, running: &mut Running, within: Duration) -> Result<()
         source: Some(spec.addr),
         port: PortSpec::Random,
         timeout: Duration::from_millis(100),
+        tries: 1,
     };
     loop {
         if let Some(status) = running.exited() {
@@ -178,14 +185,21 @@ pub(crate) fn spawn_logged(spec: &Spec, binary: &str, args: &[&str]) -> Result<(
     let log = spec.dir.join(format!("{binary}.log"));
     let file = std::fs::File::create(&log).map_err(|e| e.to_string())?;
     let mut cmd = std::process::Command::new(&bin);
-    cmd.args(args).stdin(std::process::Stdio::null()).stdout(file.try_clone().map_err(|e| e.to_string())?).stderr(file);
+    cmd.args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(file.try_clone().map_err(|e| e.to_string())?)
+        .stderr(file);
     let process = spec.lab.spawn(spec.node, &mut cmd).map_err(|e| e.to_string())?;
     Ok((process, log, bin))
 }
 
 /// The first line a binary prints about its version.
 pub(crate) fn version_of(bin: &Path, args: &[&str]) -> String {
-    let out = std::process::Command::new(bin).args(args).output().map(|o| [o.stdout, o.stderr].concat()).unwrap_or_default();
+    let out = std::process::Command::new(bin)
+        .args(args)
+        .output()
+        .map(|o| [o.stdout, o.stderr].concat())
+        .unwrap_or_default();
     let text = String::from_utf8_lossy(&out);
     // pdns_recursor prefixes a timestamp; keep from the program's name on.
     let line = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("").trim();
@@ -196,7 +210,10 @@ pub(crate) fn version_of(bin: &Path, args: &[&str]) -> String {
     };
     // Drop copyright notes and build tags: "Dnsmasq version 2.90  Copyright ...".
     let line = line.split("  ").next().unwrap_or(line).split(" (").next().unwrap_or(line);
-    line.replace("Dnsmasq version", "dnsmasq").replace("Version ", &format!("{name} ")).trim().to_string()
+    line.replace("Dnsmasq version", "dnsmasq")
+        .replace("Version ", &format!("{name} "))
+        .trim()
+        .to_string()
 }
 
 /// Fills `{key}` placeholders in a config template.

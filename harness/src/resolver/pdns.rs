@@ -16,7 +16,12 @@ pub(super) fn start(spec: &Spec) -> Result<Running, String> {
     };
     let config = super::render(
         TEMPLATE,
-        &[("node", spec.node.to_string()), ("dir", spec.dir.display().to_string()), ("addr", spec.addr.to_string()), ("ports", ports)],
+        &[
+            ("node", spec.node.to_string()),
+            ("dir", spec.dir.display().to_string()),
+            ("addr", spec.addr.to_string()),
+            ("ports", ports),
+        ],
     );
     let conf = spec.dir.join("recursor.conf");
     std::fs::write(&conf, config).map_err(|e| e.to_string())?;

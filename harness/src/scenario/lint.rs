@@ -363,7 +363,7 @@ lints! {
         }
     }
 
-    /// a counted query is malformed: `count` needs `{i}` in every name and is 1-10000; rates are 0-1 and named noerror_rate, servfail_rate, nxdomain_rate or timeout_rate
+    /// a counted query or its rate expectations are malformed
     fn bad_count(cx, out) {
         for q in cx.queries() {
             let has_index = q.ask.0.iter().map(|a| a.value.contains(v::INDEX));

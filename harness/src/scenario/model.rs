@@ -269,16 +269,19 @@ pub(super) fn build(doc: &Doc, path: &Path) -> Scenario {
                         max: b.max.as_ref().map(|m| m.value),
                     })
                     .collect();
-                query_specs.push(QuerySpec { count, query: Query {
-                    from: Ctx::from_node(&q.from).to_string(),
-                    via: r.clone(),
-                    name: name.clone(),
-                    qtype: qtype.to_string(),
-                    timeout: q.timeout.as_ref().and_then(|t| v::duration(t).ok()).unwrap_or(QUERY_TIMEOUT),
-                    template: count.map(|_| name.clone()),
-                    expect_rates,
-                    expect: expected(&q.expect, r),
-                }});
+                query_specs.push(QuerySpec {
+                    count,
+                    query: Query {
+                        from: Ctx::from_node(&q.from).to_string(),
+                        via: r.clone(),
+                        name: name.clone(),
+                        qtype: qtype.to_string(),
+                        timeout: q.timeout.as_ref().and_then(|t| v::duration(t).ok()).unwrap_or(QUERY_TIMEOUT),
+                        template: count.map(|_| name.clone()),
+                        expect_rates,
+                        expect: expected(&q.expect, r),
+                    },
+                });
             }
         }
     }
@@ -349,7 +352,10 @@ fn expand(specs: &[QuerySpec], repeat: u32) -> Vec<Query> {
         for spec in specs {
             match spec.count {
                 None => out.push(spec.query.clone()),
-                Some(n) => out.extend((1..=n).map(|i| Query { name: spec.query.name.replace(v::INDEX, &(round * n + i).to_string()), ..spec.query.clone() })),
+                Some(n) => out.extend((1..=n).map(|i| Query {
+                    name: spec.query.name.replace(v::INDEX, &(round * n + i).to_string()),
+                    ..spec.query.clone()
+                })),
             }
         }
     }
@@ -379,12 +385,17 @@ impl Scenario {
 
     /// The same scenario with its queries sent `n` times (`--repeat N`).
     pub fn with_repeat(&self, n: u32) -> Scenario {
-        Scenario { queries: expand(&self.query_specs, n), ..self.clone() }
+        Scenario {
+            queries: expand(&self.query_specs, n),
+            ..self.clone()
+        }
     }
 
     /// Does resolver node `node` run `kind`? (`kinds:` empty: every kind.)
     pub fn runs_kind(&self, node: &str, kind: Kind) -> bool {
-        self.node(node).and_then(|n| n.resolver.as_ref()).is_some_and(|r| r.kinds.is_empty() || r.kinds.contains(&kind))
+        self.node(node)
+            .and_then(|n| n.resolver.as_ref())
+            .is_some_and(|r| r.kinds.is_empty() || r.kinds.contains(&kind))
     }
 
     /// (zone, server address) for every zone but the root: what a forwarder
