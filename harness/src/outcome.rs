@@ -243,7 +243,8 @@ pub fn upstream(sent: &[Sent], received: &[&Received], host_of: impl Fn(IpAddr) 
     let mut groups: BTreeMap<(String, String, String, Transport, PortClass), Upstream> = BTreeMap::new();
     let mut ports: BTreeMap<(String, String, String, Transport), BTreeSet<u16>> = BTreeMap::new();
     let mut connects: BTreeMap<(String, PortClass), u32> = BTreeMap::new();
-    for s in sent {
+    let matched = match_arrivals(sent, received, &host_of);
+    for (si, s) in sent.iter().enumerate() {
         let server = host_of(s.dst);
         let class = PortClass::of(s.sport);
         if s.syn {
@@ -252,9 +253,7 @@ pub fn upstream(sent: &[Sent], received: &[&Received], host_of: impl Fn(IpAddr) 
         }
         let (qname, qtype) = (s.qname.clone().unwrap_or_default(), s.qtype.clone().unwrap_or_default());
         let qname = if qname.is_empty() { ".".to_string() } else { qname };
-        let arrived = received
-            .iter()
-            .find(|r| r.server == server && Some(r.id) == s.id && r.qname.eq_ignore_ascii_case(&qname) && r.qtype == qtype && r.transport == s.transport);
+        let arrived = matched[si].map(|ri| received[ri]);
         let g = groups
             .entry((server.clone(), qname.to_lowercase(), qtype.clone(), s.transport, class))
             .or_insert_with(|| Upstream {
@@ -310,6 +309,38 @@ pub fn upstream(sent: &[Sent], received: &[&Received], host_of: impl Fn(IpAddr) 
     out
 }
 
+/// Pairs each sent query with at most one arrival, and each arrival with at
+/// most one send. A retry may reuse the query id from another port (and a
+/// NAT changes the port anyway), so candidates are ranked: same source port
+/// first, then closest in time; the lost copy of a retried query stays lost.
+fn match_arrivals(sent: &[Sent], received: &[&Received], host_of: &impl Fn(IpAddr) -> String) -> Vec<Option<usize>> {
+    let mut pairs = Vec::new();
+    for (si, s) in sent.iter().enumerate().filter(|(_, s)| !s.syn) {
+        let server = host_of(s.dst);
+        let qname = s.qname.clone().filter(|q| !q.is_empty()).unwrap_or_else(|| ".".into());
+        for (ri, r) in received.iter().enumerate() {
+            let same = r.server == server
+                && Some(r.id) == s.id
+                && r.qname.eq_ignore_ascii_case(&qname)
+                && Some(&r.qtype) == s.qtype.as_ref()
+                && r.transport == s.transport;
+            if same {
+                pairs.push((r.src.port() != s.sport, r.at_ms.abs_diff(s.at_ms), si, ri));
+            }
+        }
+    }
+    pairs.sort();
+    let mut by_sent = vec![None; sent.len()];
+    let mut used = vec![false; received.len()];
+    for (_, _, si, ri) in pairs {
+        if by_sent[si].is_none() && !used[ri] {
+            by_sent[si] = Some(ri);
+            used[ri] = true;
+        }
+    }
+    by_sent
+}
+
 /// Coarse buckets for times, so snapshots survive a slow machine.
 pub fn time_bucket(ms: u64) -> &'static str {
     match ms {
@@ -346,7 +377,9 @@ impl Outcome {
     /// which of them a resolver picks is its own random choice. `group` names
     /// a server's group.
     pub fn stable(&self, owner: impl Fn(IpAddr) -> String, group: impl Fn(&str) -> String) -> serde_json::Value {
-        // Counted queries are judged by their rates; their names collapse to the template.
+        // Counted queries are judged by their rates; their names collapse to the
+        // template. Where there are rates, the port a packet leaves from is
+        // random by design, so only the counted names' traffic is shown.
         let templates: Vec<String> = self.rates.iter().map(|r| r.ask.split(' ').next().unwrap_or("").to_string()).collect();
         let name = |n: &str| templates.iter().find(|t| matches_template(n, t)).cloned().unwrap_or_else(|| n.to_string());
         let probes: Vec<String> = self
@@ -393,7 +426,7 @@ impl Outcome {
                 // Sum over the names of a counted query before bucketing.
                 type Key = (String, String, String, Transport, PortClass);
                 let mut sums: BTreeMap<Key, (u32, u32, BTreeSet<PortClass>, u32)> = BTreeMap::new();
-                for u in &r.upstream {
+                for u in r.upstream.iter().filter(|u| templates.is_empty() || name(&u.qname) != u.qname) {
                     let e = sums
                         .entry((group(&u.server), name(&u.qname), u.qtype.clone(), u.transport, u.port_class))
                         .or_default();
@@ -402,27 +435,6 @@ impl Outcome {
                     e.2.extend(u.seen_as);
                     e.3 += u.tcp_connects;
                 }
-                // Retries: from the same port, or from new ones? Judged per
-                // question sent more than once, by majority.
-                let (mut same, mut new) = (0, 0);
-                for u in r.upstream.iter().filter(|u| u.transport == Transport::Udp) {
-                    let total: u32 = r
-                        .upstream
-                        .iter()
-                        .filter(|o| o.server == u.server && o.qname == u.qname && o.qtype == u.qtype && o.transport == u.transport)
-                        .map(|o| o.sent)
-                        .sum();
-                    if total > 1 && u.ports_used == 1 {
-                        same += 1;
-                    } else if total > 1 {
-                        new += 1;
-                    }
-                }
-                let retries = match (same, new) {
-                    (0, 0) => "no retries",
-                    (s, n) if s > n => "retries mostly from the same port",
-                    _ => "retries mostly from new ports",
-                };
                 let mut upstream: Vec<String> = sums
                     .into_iter()
                     .map(|((server, qname, qtype, transport, class), (sent, lost, seen, connects))| {
@@ -454,14 +466,14 @@ impl Outcome {
                     .map(time_bucket);
                 (
                     node,
-                    serde_json::json!({ "status": status, "source_ports": r.source_ports, "upstream": upstream, "retries": retries, "gives_up_in": gives_up }),
+                    serde_json::json!({ "status": status, "source_ports": r.source_ports, "upstream": upstream, "gives_up_in": gives_up }),
                 )
             })
             .collect();
         let mut grouped: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
         for (s, log) in &self.servers {
             let counts = grouped.entry(group(s)).or_default();
-            for r in log {
+            for r in log.iter().filter(|r| templates.is_empty() || name(&r.qname) != r.qname) {
                 *counts
                     .entry(format!(
                         "{} {} {} {} -> {}{}",

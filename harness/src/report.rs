@@ -168,6 +168,12 @@ pub fn text(o: &Outcome) -> String {
                 format!("{} -> {}", u.port_class, u.seen_as.map_or("-".to_string(), |c| c.to_string())),
                 format!("sent {}", u.sent),
                 if u.lost > 0 { format!("LOST {}", u.lost) } else { "lost 0".into() },
+                // One port for several copies: retries from the same port (dnsmasq).
+                if u.sent > 1 {
+                    format!("from {} port{}", u.ports_used, if u.ports_used == 1 { "" } else { "s" })
+                } else {
+                    String::new()
+                },
                 if u.tcp_connects > 0 {
                     format!("tcp connects {}", u.tcp_connects)
                 } else {
