@@ -22,9 +22,21 @@ fn settled(before: &str, ns_before: usize) {
 fn a_run_leaves_nothing_and_changes_nothing() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let (before, ns) = (host_state(), netns_count());
-    let out = common::run(&["run", "msft-lowport", "--resolver", "unbound"]);
+    let evidence = std::env::temp_dir().join(format!("dnslab-test-evidence-{}", std::process::id()));
+    let out = common::run(&["run", "msft-lowport", "--resolver", "unbound", "--evidence", evidence.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     settled(&before, ns);
+    // The evidence a person checks the run with.
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(evidence.join("outcome.json")).unwrap()).unwrap();
+    assert_eq!(report["passed"], true);
+    let conf = std::fs::read_to_string(evidence.join("unbound/resolvers/resolver-low/unbound.conf")).unwrap();
+    assert!(conf.contains("outgoing-port-permit: 600-1023"), "{conf}");
+    assert!(evidence.join("unbound/resolvers/resolver-low/unbound.log").exists());
+    let log = std::fs::read_to_string(evidence.join("unbound/servers/ns1.google.com.jsonl")).unwrap();
+    assert!(log.lines().any(|l| l.contains("\"qname\":\"google.com.\"")), "{log}");
+    let rules = std::fs::read_to_string(evidence.join("unbound/firewalls/msft-edge.nft")).unwrap();
+    assert!(rules.contains("th sport != 53 counter name \"lowport_drop\" drop"), "{rules}");
+    std::fs::remove_dir_all(&evidence).unwrap();
 }
 
 #[test]
@@ -32,11 +44,25 @@ fn a_failed_run_exits_1_and_leaves_nothing() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let (before, ns) = (host_state(), netns_count());
     let wrong = common::repo().join("tests/fixtures/wrong-expectation.yaml");
-    let out = common::run(&["run", wrong.to_str().unwrap(), "--resolver", "hickory"]);
+    let junit = std::env::temp_dir().join(format!("dnslab-test-junit-{}.xml", std::process::id()));
+    let out = common::run(&["run", wrong.to_str().unwrap(), "--resolver", "hickory", "--junit", junit.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stdout));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("FAIL") && text.contains("expected SERVFAIL, got NOERROR"), "{text}");
     settled(&before, ns);
+    // JUnit: one case per expectation, the failure says what differed.
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(xml.contains("testcase name=\"wrong-expectation/hickory/resolver google.com A\""), "{xml}");
+    assert!(xml.contains("failures=\"1\"") && xml.contains("expected SERVFAIL, got NOERROR"), "{xml}");
+    std::fs::remove_file(&junit).unwrap();
+    // A failed run keeps its evidence and says where.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let kept = stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("dnslab: evidence in "))
+        .expect("the evidence directory is named");
+    assert!(std::path::Path::new(kept).join("outcome.json").exists());
+    std::fs::remove_dir_all(kept).unwrap();
 }
 
 #[test]

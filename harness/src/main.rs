@@ -36,6 +36,14 @@ enum Cmd {
         /// Send the queries N times (counted queries with new names each round) and aggregate.
         #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
         repeat: u32,
+        /// Leave the evidence here: outcome.json, and per resolver kind its
+        /// configs and logs, every server's query log and the firewall rules.
+        /// Without it, evidence goes to a temporary directory kept only on failure.
+        #[arg(long)]
+        evidence: Option<std::path::PathBuf>,
+        /// Write JUnit XML: a test case per expectation, `scenario/kind/resolver query`.
+        #[arg(long)]
+        junit: Option<std::path::PathBuf>,
     },
     /// Only validate scenario files; every problem is reported with file:line:col.
     Check {
@@ -95,7 +103,9 @@ fn main() -> ExitCode {
             resolver,
             format,
             repeat,
-        } => run(&scenario, resolver, format, repeat),
+            evidence,
+            junit,
+        } => run(&scenario, resolver, format, repeat, evidence, junit),
         Cmd::Check { files } => check(&files),
         Cmd::List => list(),
         Cmd::Up { scenario, resolver, format } => up(&scenario, resolver, format),
@@ -184,7 +194,7 @@ fn kinds(asked: Vec<Kind>, s: &scenario::Scenario) -> Result<(Vec<Kind>, Vec<Str
     Ok((run, skipped))
 }
 
-fn run(name: &str, asked: Vec<Kind>, format: Format, repeat: u32) -> ExitCode {
+fn run(name: &str, asked: Vec<Kind>, format: Format, repeat: u32, evidence: Option<std::path::PathBuf>, junit: Option<std::path::PathBuf>) -> ExitCode {
     let s = match load(name) {
         Ok(s) => s.with_repeat(repeat),
         Err(c) => return c,
@@ -199,13 +209,20 @@ fn run(name: &str, asked: Vec<Kind>, format: Format, repeat: u32) -> ExitCode {
     for k in &skipped {
         eprintln!("dnslab: skipping {k}");
     }
+    let (evidence_dir, asked_for) = match evidence {
+        Some(d) => (d, true),
+        None => (
+            std::env::temp_dir().join(format!("dnslab-evidence-{}-{:08x}", s.name, rand::random::<u32>())),
+            false,
+        ),
+    };
     // Each kind gets a lab of its own; they run side by side.
     let results: Vec<_> = std::thread::scope(|scope| {
         let handles: Vec<_> = kinds
             .iter()
             .map(|&k| {
-                let s = &s;
-                scope.spawn(move || harness::run::run(s, k, &()))
+                let (s, dir) = (&s, evidence_dir.join(k.name()));
+                scope.spawn(move || harness::run::run(s, k, &(), Some(&dir)))
             })
             .collect();
         handles.into_iter().map(|h| h.join().expect("run thread")).collect()
@@ -227,8 +244,24 @@ fn run(name: &str, asked: Vec<Kind>, format: Format, repeat: u32) -> ExitCode {
         skipped,
         runs,
     };
+    let json = serde_json::to_string_pretty(&rep).expect("serializable");
+    if let Err(e) = std::fs::write(evidence_dir.join("outcome.json"), &json) {
+        eprintln!("dnslab: cannot write {}: {e}", evidence_dir.join("outcome.json").display());
+        return ExitCode::from(2);
+    }
+    if let Some(path) = &junit {
+        if let Err(e) = std::fs::write(path, report::junit(&rep)) {
+            eprintln!("dnslab: cannot write {}: {e}", path.display());
+            return ExitCode::from(2);
+        }
+    }
+    if asked_for || !rep.passed {
+        eprintln!("dnslab: evidence in {}", evidence_dir.display());
+    } else {
+        let _ = std::fs::remove_dir_all(&evidence_dir);
+    }
     match format {
-        Format::Json => println!("{}", serde_json::to_string_pretty(&rep).expect("serializable")),
+        Format::Json => println!("{json}"),
         Format::Text => {
             println!("{}\n", rep.description);
             for o in &rep.runs {

@@ -426,7 +426,13 @@ impl Outcome {
                 // Sum over the names of a counted query before bucketing.
                 type Key = (String, String, String, Transport, PortClass);
                 let mut sums: BTreeMap<Key, (u32, u32, BTreeSet<PortClass>, u32)> = BTreeMap::new();
-                for u in r.upstream.iter().filter(|u| templates.is_empty() || name(&u.qname) != u.qname) {
+                // Where there are rates, a TCP fallback (kresd) happens to some names
+                // and not others: only the UDP traffic is shown.
+                for u in r
+                    .upstream
+                    .iter()
+                    .filter(|u| templates.is_empty() || (name(&u.qname) != u.qname && u.transport == Transport::Udp))
+                {
                     let e = sums
                         .entry((group(&u.server), name(&u.qname), u.qtype.clone(), u.transport, u.port_class))
                         .or_default();
@@ -473,7 +479,10 @@ impl Outcome {
         let mut grouped: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
         for (s, log) in &self.servers {
             let counts = grouped.entry(group(s)).or_default();
-            for r in log.iter().filter(|r| templates.is_empty() || name(&r.qname) != r.qname) {
+            for r in log
+                .iter()
+                .filter(|r| templates.is_empty() || (name(&r.qname) != r.qname && r.transport == Transport::Udp))
+            {
                 *counts
                     .entry(format!(
                         "{} {} {} {} -> {}{}",

@@ -236,3 +236,46 @@ pub fn matrix(cells: &std::collections::BTreeMap<String, std::collections::BTree
     }
     table(&rows)
 }
+
+/// JUnit XML for CI: one test case per expectation, named
+/// `scenario/kind/resolver query` (or `.../probe ...`), failures showing
+/// what was expected against what happened.
+pub fn junit(rep: &RunReport) -> String {
+    use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
+    let mut report = Report::new("dnslab");
+    for o in &rep.runs {
+        let mut suite = TestSuite::new(format!("{}/{}", rep.scenario, o.kind));
+        let mut case = |name: String, ok: bool, message: String, ms: u64| {
+            let status = if ok {
+                TestCaseStatus::success()
+            } else {
+                let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                s.set_message(message);
+                s
+            };
+            let mut c = TestCase::new(format!("{}/{}/{name}", rep.scenario, o.kind), status);
+            c.set_time(std::time::Duration::from_millis(ms));
+            suite.add_test_case(c);
+        };
+        for p in o.probes.iter().filter(|p| !p.expect.is_empty()) {
+            let name = format!(
+                "probe {} {} @{} {} port {}",
+                dotless(&p.qname),
+                p.qtype,
+                p.server,
+                p.transport,
+                p.requested_port
+            );
+            case(name, p.ok, format!("expected {}, got {}", p.expect.join(" or "), p.rcode), p.elapsed_ms);
+        }
+        for q in o.queries.iter().filter(|q| !q.expect.is_empty()) {
+            let name = format!("{} {} {}", q.resolver, dotless(&q.qname), q.qtype);
+            case(name, q.ok, format!("expected {}, got {}", q.expect.join(" or "), q.rcode), q.elapsed_ms);
+        }
+        for r in o.rates.iter().filter(|r| !r.expect.is_empty()) {
+            case(format!("{} {} x{}", r.resolver, r.ask, r.sent), r.ok, r.misses().join("; "), r.max_ms);
+        }
+        report.add_test_suite(suite);
+    }
+    report.to_string().unwrap_or_default()
+}

@@ -117,8 +117,10 @@ pub fn up(scenario: &Scenario, kind: Kind) -> Result<UpLab, RunError> {
     })
 }
 
-/// Runs `scenario` with `kind` on every resolver node.
-pub fn run(scenario: &Scenario, kind: Kind, progress: &dyn Progress) -> Result<Outcome, RunError> {
+/// Runs `scenario` with `kind` on every resolver node. With `evidence`, the
+/// run leaves there each resolver's config and log, each server's query log
+/// and each firewall's rules.
+pub fn run(scenario: &Scenario, kind: Kind, progress: &dyn Progress, evidence: Option<&std::path::Path>) -> Result<Outcome, RunError> {
     resolver::available(kind)?;
     let t_start = Instant::now();
     let topo = scenario.topology(|n| n.resolver.as_ref().and_then(|r| resolver::ports_by_sysctl(kind, r.source_ports)))?;
@@ -213,6 +215,9 @@ pub fn run(scenario: &Scenario, kind: Kind, progress: &dyn Progress) -> Result<O
         by_server.entry(r.server.clone()).or_default().push(r);
     }
 
+    if let Some(out) = evidence {
+        keep_evidence(out, scenario, &lab, &dir.path, &by_server).map_err(|e| RunError::Other(format!("evidence in {}: {e}", out.display())))?;
+    }
     let t = Instant::now();
     drop(servers);
     drop(lab);
@@ -262,6 +267,38 @@ pub fn run(scenario: &Scenario, kind: Kind, progress: &dyn Progress) -> Result<O
         timings,
         failures,
     })
+}
+
+/// Copies what a person needs to check the run: `resolvers/NODE/` (config,
+/// root hints, log), `servers/HOST.jsonl` (every query received) and
+/// `firewalls/NODE.nft` (the rules as loaded).
+fn keep_evidence(
+    out: &std::path::Path,
+    scenario: &Scenario,
+    lab: &lab::Lab,
+    work: &std::path::Path,
+    by_server: &BTreeMap<String, Vec<nameserver::Received>>,
+) -> std::io::Result<()> {
+    for sub in ["resolvers", "servers", "firewalls"] {
+        std::fs::create_dir_all(out.join(sub))?;
+    }
+    for entry in std::fs::read_dir(work)?.flatten() {
+        let to = out.join("resolvers").join(entry.file_name());
+        std::fs::create_dir_all(&to)?;
+        for f in std::fs::read_dir(entry.path())?.flatten().filter(|f| f.path().is_file()) {
+            std::fs::copy(f.path(), to.join(f.file_name()))?;
+        }
+    }
+    for (host, log) in by_server {
+        let lines: Vec<String> = log.iter().map(|r| serde_json::to_string(r).expect("serializable")).collect();
+        std::fs::write(out.join("servers").join(format!("{host}.jsonl")), lines.join("\n") + "\n")?;
+    }
+    for n in &scenario.nodes {
+        if let Some(rules) = lab.ruleset(&n.name) {
+            std::fs::write(out.join("firewalls").join(format!("{}.nft", n.name)), rules)?;
+        }
+    }
+    Ok(())
 }
 
 fn ask_of_probe(p: &Probe) -> Ask {

@@ -91,7 +91,7 @@ fn main() {
             continue;
         }
         let t = Instant::now();
-        let o = harness::run::run(&s, kind, &()).expect("run");
+        let o = harness::run::run(&s, kind, &(), None).expect("run");
         row(&kind.to_string(), &o, t.elapsed());
     }
     // Every installed kind at once, each in its own lab: the slowest sets the pace.
@@ -100,7 +100,7 @@ fn main() {
     std::thread::scope(|scope| {
         for &k in &kinds {
             let s = &s;
-            scope.spawn(move || harness::run::run(s, k, &()).expect("run"));
+            scope.spawn(move || harness::run::run(s, k, &(), None).expect("run"));
         }
     });
     println!("| all {} kinds in parallel | | | | | | | {} ms | |", kinds.len(), t.elapsed().as_millis());
