@@ -102,7 +102,7 @@ fn sniff(stop: &AtomicBool, out: &Mutex<Vec<Sent>>, t0: Instant, ready: std::syn
                 &mut len,
             )
         };
-        if n <= 0 || sll.sll_pkttype != libc::PACKET_OUTGOING as u8 || sll.sll_ifindex == 1 {
+        if n <= 0 || sll.sll_pkttype != libc::PACKET_OUTGOING || sll.sll_ifindex == 1 {
             continue; // timeout, an incoming packet, or loopback
         }
         if let Some(mut s) = parse_frame(&buf[..n as usize]) {

@@ -179,13 +179,7 @@ pub(super) fn build(doc: &Doc, path: &Path) -> Scenario {
                     protos,
                     dport: r.dport.as_ref().and_then(|p| v::ports(p).ok()),
                     sport: r.sport.as_ref().and_then(|p| v::ports(p).ok()),
-                    except_sport: r
-                        .except_sport
-                        .iter()
-                        .flat_map(|e| strs(e))
-                        .filter_map(|p| v::ports(p).ok())
-                        .map(|p| p.lo)
-                        .collect(),
+                    except_sport: r.except_sport.iter().flat_map(strs).filter_map(|p| v::ports(p).ok()).map(|p| p.lo).collect(),
                     action: match r.action.value.as_str() {
                         "drop" => Action::Drop,
                         "reject" => Action::Reject,
