@@ -187,7 +187,6 @@ fn kinds(asked: Vec<Kind>, s: &scenario::Scenario) -> Result<(Vec<Kind>, Vec<Str
         }
         match resolver::available(k) {
             Ok(()) => run.push(k),
-            Err(resolver::Unavailable::NoAdapter(_)) => {}
             Err(e) => skipped.push(e.to_string()),
         }
     }

@@ -58,11 +58,6 @@ impl Kind {
             _ => None,
         }
     }
-
-    /// Does dnslab have an adapter for it yet?
-    pub fn implemented(self) -> bool {
-        true
-    }
 }
 
 impl std::fmt::Display for Kind {
