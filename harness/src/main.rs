@@ -96,6 +96,12 @@ fn main() -> ExitCode {
     }
     if supervise::is_supervisor() {
         supervise::install_exit_handlers();
+        if let Err(e) = supervise::private_scratch() {
+            eprintln!(
+                "dnslab: no private scratch space ({e}); a killed run may leave files in {}",
+                std::env::temp_dir().display()
+            );
+        }
     }
     match cli.command {
         Cmd::Run {

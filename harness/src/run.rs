@@ -435,11 +435,9 @@ struct WorkDir {
 
 impl WorkDir {
     fn new(scenario: &str, kind: Kind) -> Result<WorkDir, RunError> {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0);
-        let path = std::env::temp_dir().join(format!("dnslab-{scenario}-{kind}-{}-{nanos}", std::process::id()));
+        // Our pid is 1 in the lab's PID namespace: a random tag keeps runs apart.
+        let tag: u64 = rand::random();
+        let path = crate::supervise::scratch_dir().join(format!("dnslab-{scenario}-{kind}-{tag:016x}"));
         std::fs::create_dir_all(&path).map_err(|e| RunError::Other(format!("{}: {e}", path.display())))?;
         Ok(WorkDir { path })
     }

@@ -36,6 +36,56 @@ extern "C" fn exit_now(sig: libc::c_int) {
     unsafe { libc::_exit(128 + sig) }
 }
 
+/// Where the supervisor keeps resolver configs, state and logs while a lab
+/// runs: a fresh tmpfs on /var/tmp in a private mount namespace. It lives as
+/// long as the lab's processes do, so even a SIGKILL leaves no files behind.
+pub const SCRATCH: &str = "/var/tmp";
+
+/// In the supervisor, before any thread exists: a private mount namespace
+/// (nothing propagates to the host) with a tmpfs on [`SCRATCH`]. Sets
+/// `DNSLAB_SCRATCH` for [`scratch_dir`].
+pub fn private_scratch() -> std::io::Result<()> {
+    use std::ffi::CString;
+    let (root, target, fstype) = (CString::new("/")?, CString::new(SCRATCH)?, CString::new("tmpfs")?);
+    let opts = CString::new("mode=0700,size=256m")?;
+    // SAFETY: plain syscalls with valid C strings; single-threaded here.
+    unsafe {
+        if libc::unshare(libc::CLONE_NEWNS) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        if libc::mount(
+            std::ptr::null(),
+            root.as_ptr(),
+            std::ptr::null(),
+            libc::MS_REC | libc::MS_PRIVATE,
+            std::ptr::null(),
+        ) != 0
+        {
+            return Err(std::io::Error::last_os_error());
+        }
+        if libc::mount(
+            fstype.as_ptr(),
+            target.as_ptr(),
+            fstype.as_ptr(),
+            libc::MS_NOSUID | libc::MS_NODEV,
+            opts.as_ptr() as *const libc::c_void,
+        ) != 0
+        {
+            return Err(std::io::Error::last_os_error());
+        }
+        std::env::set_var("DNSLAB_SCRATCH", SCRATCH);
+    }
+    Ok(())
+}
+
+/// Where a run's private files go: the supervisor's tmpfs, or the system's
+/// temporary directory when a library caller runs a lab itself.
+pub fn scratch_dir() -> std::path::PathBuf {
+    std::env::var_os("DNSLAB_SCRATCH")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(std::env::temp_dir)
+}
+
 /// In the supervisor: make Ctrl-C and SIGTERM end it (PID 1 would ignore them).
 pub fn install_exit_handlers() {
     // SAFETY: installing a handler that only calls _exit.

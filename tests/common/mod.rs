@@ -36,6 +36,9 @@ pub fn host_state() -> String {
         "ip netns list",
         "for n in unbound named pdns_recursor kresd dnsmasq; do pgrep -x $n; done",
         "pgrep -f 'target/.*/dnslab ' | grep -v $$ || true",
+        // A run's private files live on the supervisor's own tmpfs.
+        // (Evidence kept on purpose, and the tests' own files, are not leftovers.)
+        "ls -d /tmp/dnslab-* /var/tmp/dnslab-* 2>/dev/null | grep -v -e evidence -e dnslab-test- || true",
     ]
     .iter()
     .map(|c| format!("$ {c}\n{}", sh(c)))
