@@ -140,20 +140,25 @@ fn up_exec_down() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let nodes = v["nodes"].as_array().unwrap();
     assert!(nodes.iter().any(|n| n["name"] == "client" && n["addresses"][0] == "203.0.113.10"), "{v}");
-    // The seed's dig, from the client: port 1024 gets an answer...
-    let ok = common::run(&[
-        "exec",
-        "client",
-        "--",
-        "dig",
-        "+short",
-        "+tries=1",
-        "+time=1",
-        "-b",
-        "0.0.0.0#1024",
-        "live.com",
-        "@198.51.100.2",
-    ]);
+    // The seed's dig from the client: `dig -b 0.0.0.0#PORT live.com @ns1.msft.net`.
+    let dig = |port: &str| {
+        let bind = format!("0.0.0.0#{port}");
+        common::run(&[
+            "exec",
+            "client",
+            "--",
+            "dig",
+            "+short",
+            "+tries=1",
+            "+time=1",
+            "-b",
+            &bind,
+            "live.com",
+            "@198.51.100.2",
+        ])
+    };
+    // Port 1024 gets an answer...
+    let ok = dig("1024");
     assert_eq!(
         String::from_utf8_lossy(&ok.stdout).trim(),
         "203.0.113.80",
@@ -161,19 +166,7 @@ fn up_exec_down() {
         String::from_utf8_lossy(&ok.stderr)
     );
     // ...and port 1023 times out (dig exits 9: no reply).
-    let dropped = common::run(&[
-        "exec",
-        "client",
-        "--",
-        "dig",
-        "+short",
-        "+tries=1",
-        "+time=1",
-        "-b",
-        "0.0.0.0#1023",
-        "live.com",
-        "@198.51.100.2",
-    ]);
+    let dropped = dig("1023");
     assert_eq!(dropped.status.code(), Some(9), "{}", String::from_utf8_lossy(&dropped.stdout));
     let rules = common::run(&["exec", "msft-edge", "--", "nft", "list", "ruleset"]);
     assert!(String::from_utf8_lossy(&rules.stdout).contains("lowport_drop"));
