@@ -45,23 +45,34 @@ struct Handler {
     t0: Instant,
 }
 
+/// What the server reports for a response it could not send.
+pub(crate) fn info_of(metadata: Metadata) -> ResponseInfo {
+    ResponseInfo::from(Header {
+        metadata,
+        counts: HeaderCounts::default(),
+    })
+}
+
 fn failed(req: &Request) -> ResponseInfo {
     let mut m = Metadata::response_from_request(&req.metadata);
     m.response_code = ResponseCode::ServFail;
-    ResponseInfo::from(Header {
-        metadata: m,
-        counts: HeaderCounts::default(),
+    info_of(m)
+}
+
+/// The EDNS of a response: mirrors the query's, so a UDP answer may exceed
+/// 512 bytes when the client said it can take it (hickory caps it otherwise).
+pub(crate) fn response_edns(request: &Request) -> Option<Edns> {
+    request.edns.as_ref().map(|q| {
+        let mut e = Edns::new();
+        e.set_max_payload(q.max_payload().max(512));
+        e
     })
 }
 
 #[async_trait::async_trait]
 impl RequestHandler for Handler {
     async fn handle_request<R: ResponseHandler, T: Time>(&self, request: &Request, mut response: R) -> ResponseInfo {
-        let edns = request.edns.as_ref().map(|q| {
-            let mut e = Edns::new();
-            e.set_max_payload(q.max_payload().max(512));
-            e
-        });
+        let edns = response_edns(request);
         let builder = MessageResponseBuilder::new(&request.queries, edns.as_ref());
         let Ok(info) = request.request_info() else {
             let msg = builder.error_msg(&request.metadata, ResponseCode::FormErr);

@@ -130,41 +130,22 @@ pub async fn exchange(a: &Ask) -> (Answer, Option<Message>) {
     };
     let result = tokio::time::timeout(a.timeout, exchange).await;
     let elapsed_ms = start.elapsed().as_millis() as u64;
-    match result {
-        Ok(Ok(m)) => (
-            Answer {
-                rcode: rcode_name(m.metadata.response_code),
-                aa: m.metadata.authoritative,
-                answers: m.answers.iter().map(|r| r.to_string()).collect(),
-                source_port: port,
-                elapsed_ms,
-                error: None,
-            },
-            Some(m),
-        ),
-        Ok(Err(e)) => (
-            Answer {
-                rcode: TIMEOUT.into(),
-                aa: false,
-                answers: vec![],
-                source_port: port,
-                elapsed_ms,
-                error: Some(e.to_string()),
-            },
-            None,
-        ),
-        Err(_) => (
-            Answer {
-                rcode: TIMEOUT.into(),
-                aa: false,
-                answers: vec![],
-                source_port: port,
-                elapsed_ms,
-                error: None,
-            },
-            None,
-        ),
-    }
+    // No DNS answer is an outcome: a timeout, or what the socket said
+    // (connection refused, ...), never an `Err`.
+    let (message, error) = match result {
+        Ok(Ok(m)) => (Some(m), None),
+        Ok(Err(e)) => (None, Some(e.to_string())),
+        Err(_) => (None, None),
+    };
+    let answer = Answer {
+        rcode: message.as_ref().map_or_else(|| TIMEOUT.into(), |m| rcode_name(m.metadata.response_code)),
+        aa: message.as_ref().is_some_and(|m| m.metadata.authoritative),
+        answers: message.as_ref().map(|m| m.answers.iter().map(|r| r.to_string()).collect()).unwrap_or_default(),
+        source_port: port,
+        elapsed_ms,
+        error,
+    };
+    (answer, message)
 }
 
 /// A UDP socket bound to `local` with SO_REUSEADDR. The previous probe from

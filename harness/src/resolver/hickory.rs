@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use hickory_net::runtime::iocompat::AsyncIoTokioAsStd;
 use hickory_net::runtime::{RuntimeProvider, TokioHandle, TokioRuntimeProvider, TokioTime};
-use hickory_proto::op::{Edns, Header, HeaderCounts, Metadata, ResponseCode};
+use hickory_proto::op::{Metadata, ResponseCode};
 use hickory_proto::rr::Record;
 use hickory_resolver::recursor::{Recursor, RecursorOptions};
 use hickory_server::net::runtime::Time;
@@ -23,6 +23,7 @@ use lab::Ports;
 use rand::Rng;
 
 use super::{Guard, Kind, Running, Spec};
+use crate::nameserver::{info_of, response_edns};
 
 /// The recursor's own timeouts are fixed (5 s per server set); a lab query
 /// must end sooner, as SERVFAIL.
@@ -75,33 +76,22 @@ struct Front {
     recursor: Arc<Recursor<PortPicker>>,
 }
 
-fn info(meta: Metadata) -> ResponseInfo {
-    ResponseInfo::from(Header {
-        metadata: meta,
-        counts: HeaderCounts::default(),
-    })
-}
-
 #[async_trait::async_trait]
 impl RequestHandler for Front {
     async fn handle_request<R: ResponseHandler, T: Time>(&self, request: &Request, mut response: R) -> ResponseInfo {
-        let edns = request.edns.as_ref().map(|q| {
-            let mut e = Edns::new();
-            e.set_max_payload(q.max_payload().max(512));
-            e
-        });
+        let edns = response_edns(request);
         let builder = MessageResponseBuilder::new(&request.queries, edns.as_ref());
         let mut meta = Metadata::response_from_request(&request.metadata);
         meta.recursion_available = true;
         let Ok(ri) = request.request_info() else {
             meta.response_code = ResponseCode::FormErr;
-            return response.send_response(builder.build_no_records(meta)).await.unwrap_or_else(|_| info(meta));
+            return response.send_response(builder.build_no_records(meta)).await.unwrap_or_else(|_| info_of(meta));
         };
         let query = ri.query.original().clone();
         // Readiness checks and cache peeks (RD=0) are not recursed.
         if !request.metadata.recursion_desired {
             meta.response_code = ResponseCode::Refused;
-            return response.send_response(builder.build_no_records(meta)).await.unwrap_or_else(|_| info(meta));
+            return response.send_response(builder.build_no_records(meta)).await.unwrap_or_else(|_| info_of(meta));
         }
         let result = tokio::time::timeout(RESOLVE_BOUND, self.recursor.resolve(query, Instant::now(), false)).await;
         let (answers, authority): (Vec<Record>, Vec<Record>) = match result {
@@ -120,7 +110,7 @@ impl RequestHandler for Front {
             }
         };
         let msg = builder.build(meta, answers.iter(), authority.iter(), [], []);
-        response.send_response(msg).await.unwrap_or_else(|_| info(meta))
+        response.send_response(msg).await.unwrap_or_else(|_| info_of(meta))
     }
 }
 
