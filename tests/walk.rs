@@ -44,7 +44,7 @@ fn iterative_walk_root_tld_leaf() {
     for (node, sv) in s.servers() {
         let zones = s.zones.iter().filter(|z| sv.zones.contains(&z.origin)).cloned().collect();
         let addrs = node.interfaces.iter().flat_map(|(_, a)| a.clone()).collect();
-        servers.push(harness::nameserver::start(&lab, &node.name, &sv.hostname, addrs, zones, log.clone(), Instant::now()).unwrap());
+        servers.push(harness::nameserver::start(&lab, &node.name, &sv.hostname, addrs, zones, Default::default(), log.clone(), Instant::now()).unwrap());
     }
     let root = s.root_hints()[0].1;
 

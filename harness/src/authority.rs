@@ -4,9 +4,11 @@
 //! Pure data in, a [`Reply`] out: easy to test without a network.
 
 use hickory_proto::op::ResponseCode;
+use hickory_proto::rr::rdata::NS;
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 use serde::{Deserialize, Serialize};
 
+use crate::scenario::values::Lame;
 use crate::zone::Zone;
 
 /// What kind of reply a server gave; recorded in the query log.
@@ -18,6 +20,12 @@ pub enum ReplyKind {
     Nodata,
     Nxdomain,
     Refused,
+    /// A lame server's referral up to the root, without AA.
+    #[serde(rename = "upward-referral")]
+    UpwardReferral,
+    /// Received and never answered (a silent lame server).
+    #[serde(rename = "no-reply")]
+    NoReply,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -70,6 +78,26 @@ fn glue(z: &Zone, records: &[Record]) -> Vec<Record> {
         );
     }
     out
+}
+
+/// How a server named for a zone it does not serve answers for it: `None`
+/// when `qname` is in a zone it serves (or in no lame zone of it).
+pub fn lame_reply(zones: &[&Zone], lame: &[(Name, Lame)], roots: &[Name], qname: &Name) -> Option<Reply> {
+    let depth = |o: &Name| o.num_labels();
+    let served = zones.iter().filter(|z| z.origin.zone_of(qname)).map(|z| depth(&z.origin)).max();
+    let (_, mode) = lame
+        .iter()
+        .filter(|(o, _)| o.zone_of(qname) && served.is_none_or(|d| depth(o) > d))
+        .max_by_key(|(o, _)| depth(o))?;
+    Some(match mode {
+        Lame::Refused => Reply::new(ReplyKind::Refused, ResponseCode::Refused, false),
+        Lame::Silent => Reply::new(ReplyKind::NoReply, ResponseCode::NoError, false),
+        Lame::NoAa => {
+            let mut r = Reply::new(ReplyKind::UpwardReferral, ResponseCode::NoError, false);
+            r.authority = roots.iter().map(|n| Record::from_rdata(Name::root(), 3600, RData::NS(NS(n.clone())))).collect();
+            r
+        }
+    })
 }
 
 /// Answers `qname qtype` from the zones one server serves.
@@ -169,6 +197,7 @@ mod tests {
             hostname: n(h),
             addrs: vec![a.parse().unwrap()],
             zones: zs.iter().map(|z| n(z)).collect(),
+            lame: vec![],
         };
         derive(
             z,
@@ -201,5 +230,20 @@ mod tests {
         let w = lookup(&ex, &n("x17.w.example.com."), RecordType::A);
         assert_eq!(w.answers[0].name, n("x17.w.example.com."));
         assert_eq!(lookup(&ex, &n("google.com."), RecordType::A).kind, ReplyKind::Refused);
+    }
+
+    #[test]
+    fn lame_for_zones_it_does_not_serve_only() {
+        let zs = zones();
+        let ex: Vec<&Zone> = zs.iter().filter(|z| z.origin == n("example.com.")).collect();
+        let lame = [(n("example.net."), Lame::NoAa), (n("sub.example.com."), Lame::Silent)];
+        let roots = [n("a.root.")];
+        let up = lame_reply(&ex, &lame, &roots, &n("www.example.net.")).unwrap();
+        assert_eq!(
+            (up.kind, up.aa, up.authority[0].to_string()),
+            (ReplyKind::UpwardReferral, false, ". 3600 IN NS a.root.".into())
+        );
+        assert!(lame_reply(&ex, &lame, &roots, &n("www.example.com.")).is_none());
+        assert_eq!(lame_reply(&ex, &lame, &roots, &n("a.sub.example.com.")).unwrap().kind, ReplyKind::NoReply);
     }
 }

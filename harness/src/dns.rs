@@ -49,3 +49,35 @@ impl std::fmt::Display for PortClass {
         })
     }
 }
+
+/// Names that must never leave a resolver (RFC 6761, RFC 6303): what the
+/// root servers see too much of. Returns the class a query name leaks.
+pub fn leak_class(qname: &str) -> Option<&'static str> {
+    let n = qname.trim_end_matches('.').to_ascii_lowercase();
+    let under = |zone: &str| n == zone || n.ends_with(&format!(".{zone}"));
+    if under("localhost") || under("127.in-addr.arpa") || under(&format!("1{}.ip6.arpa", ".0".repeat(31))) {
+        return Some(LOCALHOST);
+    }
+    let private = under("10.in-addr.arpa") || under("168.192.in-addr.arpa") || (16..32).any(|b| under(&format!("{b}.172.in-addr.arpa")));
+    private.then_some(RFC1918_REVERSE)
+}
+
+pub const LOCALHOST: &str = "localhost";
+pub const RFC1918_REVERSE: &str = "rfc1918-reverse";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn leaks_are_classified() {
+        assert_eq!(leak_class("2.5.168.192.in-addr.arpa."), Some(RFC1918_REVERSE));
+        assert_eq!(leak_class("9.0.16.172.IN-ADDR.ARPA."), Some(RFC1918_REVERSE));
+        assert_eq!(leak_class("10.in-addr.arpa."), Some(RFC1918_REVERSE));
+        assert_eq!(leak_class("9.0.32.172.in-addr.arpa."), None);
+        assert_eq!(leak_class("in-addr.arpa."), None);
+        assert_eq!(leak_class("localhost."), Some(LOCALHOST));
+        assert_eq!(leak_class("1.0.0.127.in-addr.arpa."), Some(LOCALHOST));
+        assert_eq!(leak_class("live.com."), None);
+    }
+}

@@ -14,9 +14,9 @@ use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseI
 use hickory_server::zone_handler::MessageResponseBuilder;
 use serde::{Deserialize, Serialize};
 
-use crate::authority::{lookup, ReplyKind};
+use crate::authority::{lame_reply, lookup, ReplyKind};
 use crate::dns::rcode_name;
-use crate::scenario::values::Transport;
+use crate::scenario::values::{Lame, Transport};
 use crate::zone::Zone;
 
 /// One query as a server received it.
@@ -41,8 +41,17 @@ pub type Log = Arc<Mutex<Vec<Received>>>;
 struct Handler {
     hostname: String,
     zones: Vec<Zone>,
+    lame: Lameness,
     log: Log,
     t0: Instant,
+}
+
+/// Zones a server is named for without serving them, how it answers for
+/// them, and the root servers an upward referral names.
+#[derive(Debug, Clone, Default)]
+pub struct Lameness {
+    pub zones: Vec<(Name, Lame)>,
+    pub roots: Vec<Name>,
 }
 
 /// What the server reports for a response it could not send.
@@ -81,7 +90,7 @@ impl RequestHandler for Handler {
         let qname: Name = info.query.name().into();
         let qtype = info.query.query_type();
         let zones: Vec<&Zone> = self.zones.iter().collect();
-        let reply = lookup(&zones, &qname, qtype);
+        let reply = lame_reply(&zones, &self.lame.zones, &self.lame.roots, &qname).unwrap_or_else(|| lookup(&zones, &qname, qtype));
         self.log.lock().expect("log lock").push(Received {
             server: self.hostname.clone(),
             at_ms: self.t0.elapsed().as_millis() as u64,
@@ -98,6 +107,11 @@ impl RequestHandler for Handler {
             aa: reply.aa,
             reply: reply.kind,
         });
+        if reply.kind == ReplyKind::NoReply {
+            let mut m = Metadata::response_from_request(&request.metadata);
+            m.response_code = ResponseCode::NoError;
+            return info_of(m);
+        }
         if reply.kind == ReplyKind::Refused {
             let msg = builder.error_msg(&request.metadata, ResponseCode::Refused);
             return response.send_response(msg).await.unwrap_or_else(|_| failed(request));
@@ -119,12 +133,23 @@ pub struct NameServer {
 
 /// Starts serving `zones` on port 53 of every address, UDP and TCP, inside
 /// `node`. Returns once the sockets are bound.
-pub fn start(lab: &lab::Lab, node: &str, hostname: &Name, addrs: Vec<IpAddr>, zones: Vec<Zone>, log: Log, t0: Instant) -> lab::Result<NameServer> {
+#[allow(clippy::too_many_arguments)]
+pub fn start(
+    lab: &lab::Lab,
+    node: &str,
+    hostname: &Name,
+    addrs: Vec<IpAddr>,
+    zones: Vec<Zone>,
+    lame: Lameness,
+    log: Log,
+    t0: Instant,
+) -> lab::Result<NameServer> {
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let handler = Handler {
         hostname: hostname.to_string().trim_end_matches('.').to_string(),
         zones,
+        lame,
         log,
         t0,
     };

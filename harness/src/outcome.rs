@@ -179,6 +179,19 @@ pub struct QueryResult {
     pub elapsed_ms: u64,
     pub expect: Vec<String>,
     pub ok: bool,
+    /// The query and the response on the wire: their ratio is what an
+    /// open resolver amplifies.
+    #[serde(default)]
+    pub query_bytes: u32,
+    #[serde(default)]
+    pub response_bytes: u32,
+}
+
+impl QueryResult {
+    /// Response bytes per query byte, when an answer came.
+    pub fn amplification(&self) -> Option<f64> {
+        (self.response_bytes > 0 && self.query_bytes > 0).then(|| self.response_bytes as f64 / self.query_bytes as f64)
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -190,6 +203,29 @@ pub struct ResolverReport {
     pub source_ports: Option<String>,
     /// Upstream queries, grouped; see [`Upstream`].
     pub upstream: Vec<Upstream>,
+    /// Queries for names that should never leave a resolver (RFC 1918
+    /// reverse, localhost): class -> server -> copies sent.
+    #[serde(default)]
+    pub leaked: BTreeMap<String, BTreeMap<String, u32>>,
+    /// Queries sent to servers that are lame for the zone asked about:
+    /// server -> copies sent. Each one is a requery the seed warns about.
+    #[serde(default)]
+    pub to_lame: BTreeMap<String, u32>,
+}
+
+impl ResolverReport {
+    /// Fills `leaked` and `to_lame` from `upstream`. `lame_for(server, qname)`
+    /// says whether the server is lame for the zone of `qname`.
+    pub fn count_waste(&mut self, lame_for: impl Fn(&str, &str) -> bool) {
+        for u in &self.upstream {
+            if let Some(class) = crate::dns::leak_class(&u.qname) {
+                *self.leaked.entry(class.into()).or_default().entry(u.server.clone()).or_default() += u.sent;
+            }
+            if u.sent > 0 && lame_for(&u.server, &u.qname) {
+                *self.to_lame.entry(u.server.clone()).or_default() += u.sent;
+            }
+        }
+    }
 }
 
 /// What a resolver sent to one server for one question, over one transport,

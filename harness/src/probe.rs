@@ -32,6 +32,8 @@ pub struct Ask {
     /// not a timeout; queries to resolvers use 1, so a resolver's own time
     /// to give up is measured without a stub's retransmits.
     pub tries: u32,
+    /// EDNS with this UDP payload size (dig sends 1232), or none.
+    pub edns: Option<u16>,
 }
 
 /// What came back: an rcode or `TIMEOUT`, and the answer records.
@@ -45,6 +47,9 @@ pub struct Answer {
     /// Why there was no DNS answer, if there was none (timeout, connection refused).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Size of the query and of the response on the wire (DNS message only).
+    pub query_bytes: u32,
+    pub response_bytes: u32,
 }
 
 fn pick_port(p: PortSpec) -> u16 {
@@ -75,6 +80,11 @@ pub async fn exchange(a: &Ask) -> (Answer, Option<Message>) {
     let mut msg = Message::new(id, MessageType::Query, OpCode::Query);
     msg.metadata.recursion_desired = a.recursion_desired;
     msg.add_query(Query::query(a.name.clone(), a.qtype));
+    if let Some(size) = a.edns {
+        let mut e = hickory_proto::op::Edns::new();
+        e.set_max_payload(size);
+        msg.edns = Some(e);
+    }
     let wire = msg.to_vec().expect("a query always encodes");
     let local = SocketAddr::new(a.source.unwrap_or(unspecified(a.server)), pick_port(a.port));
     let start = Instant::now();
@@ -95,7 +105,7 @@ pub async fn exchange(a: &Ask) -> (Answer, Option<Message>) {
                         loop {
                             let n = sock.recv(&mut buf).await?;
                             match Message::from_vec(&buf[..n]) {
-                                Ok(m) if m.metadata.id == id && m.metadata.message_type == MessageType::Response => return Ok::<_, std::io::Error>(m),
+                                Ok(m) if m.metadata.id == id && m.metadata.message_type == MessageType::Response => return Ok::<_, std::io::Error>((m, n)),
                                 _ => continue, // not ours: keep waiting, as dig does
                             }
                         }
@@ -124,7 +134,7 @@ pub async fn exchange(a: &Ask) -> (Answer, Option<Message>) {
                 let len = s.read_u16().await? as usize;
                 let mut buf = vec![0u8; len];
                 s.read_exact(&mut buf).await?;
-                Message::from_vec(&buf).map_err(std::io::Error::other)
+                Message::from_vec(&buf).map(|m| (m, len)).map_err(std::io::Error::other)
             }
         }
     };
@@ -132,10 +142,10 @@ pub async fn exchange(a: &Ask) -> (Answer, Option<Message>) {
     let elapsed_ms = start.elapsed().as_millis() as u64;
     // No DNS answer is an outcome: a timeout, or what the socket said
     // (connection refused, ...), never an `Err`.
-    let (message, error) = match result {
-        Ok(Ok(m)) => (Some(m), None),
-        Ok(Err(e)) => (None, Some(e.to_string())),
-        Err(_) => (None, None),
+    let (message, error, response_bytes) = match result {
+        Ok(Ok((m, n))) => (Some(m), None, n as u32),
+        Ok(Err(e)) => (None, Some(e.to_string()), 0),
+        Err(_) => (None, None, 0),
     };
     let answer = Answer {
         rcode: message.as_ref().map_or_else(|| TIMEOUT.into(), |m| rcode_name(m.metadata.response_code)),
@@ -144,6 +154,8 @@ pub async fn exchange(a: &Ask) -> (Answer, Option<Message>) {
         source_port: port,
         elapsed_ms,
         error,
+        query_bytes: wire.len() as u32,
+        response_bytes,
     };
     (answer, message)
 }

@@ -47,7 +47,17 @@ fn start_servers(lab: &lab::Lab, scenario: &Scenario, log: &nameserver::Log, t0:
     for (node, server) in scenario.servers() {
         let zones = scenario.zones.iter().filter(|z| server.zones.contains(&z.origin)).cloned().collect();
         let addrs = node.interfaces.iter().flat_map(|(_, a)| a.iter().copied()).collect();
-        servers.push(nameserver::start(lab, &node.name, &server.hostname, addrs, zones, log.clone(), t0)?);
+        let lame = nameserver::Lameness {
+            zones: server.lame.clone(),
+            roots: scenario
+                .root_hints()
+                .into_iter()
+                .map(|(n, _)| n)
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect(),
+        };
+        servers.push(nameserver::start(lab, &node.name, &server.hostname, addrs, zones, lame, log.clone(), t0)?);
     }
     Ok(servers)
 }
@@ -85,7 +95,10 @@ impl UpLab {
 fn start_resolver(lab: &lab::Lab, scenario: &Scenario, node: &str, kind: Kind, dir: &WorkDir) -> Result<resolver::Running, String> {
     let ndir = dir.path.join(node);
     std::fs::create_dir_all(&ndir).map_err(|e| format!("{}: {e}", ndir.display()))?;
+    let r = scenario.node(node).and_then(|n| n.resolver.as_ref()).expect("a resolver node");
     let spec = resolver::Spec {
+        allow: &r.allow,
+        local_zones: &r.local_zones,
         lab,
         node,
         addr: scenario.address(node).expect("linted: connected"),
@@ -159,6 +172,8 @@ pub fn run(scenario: &Scenario, kind: Kind, progress: &dyn Progress, evidence: O
                     status,
                     source_ports: None,
                     upstream: vec![],
+                    leaked: BTreeMap::new(),
+                    to_lame: BTreeMap::new(),
                 },
             );
             continue;
@@ -181,6 +196,8 @@ pub fn run(scenario: &Scenario, kind: Kind, progress: &dyn Progress, evidence: O
                 status,
                 source_ports: r.source_ports.map(|p| p.to_string()),
                 upstream: vec![],
+                leaked: BTreeMap::new(),
+                to_lame: BTreeMap::new(),
             },
         );
     }
@@ -204,7 +221,9 @@ pub fn run(scenario: &Scenario, kind: Kind, progress: &dyn Progress, evidence: O
         let sent = cap.finish();
         let to_servers: Vec<&nameserver::Received> = received.iter().collect();
         let host_of = |a: IpAddr| scenario.host_of(a).unwrap_or_else(|| a.to_string());
-        reports.get_mut(&node).expect("report").upstream = outcome::upstream(&sent, &to_servers, host_of);
+        let report = reports.get_mut(&node).expect("report");
+        report.upstream = outcome::upstream(&sent, &to_servers, host_of);
+        report.count_waste(|server, qname| scenario.is_lame(server, qname));
     }
     let mut firewalls = BTreeMap::new();
     for n in scenario.nodes.iter().filter(|n| !n.firewall.is_empty()) {
@@ -312,6 +331,7 @@ fn ask_of_probe(p: &Probe) -> Ask {
         port: p.source_port,
         timeout: p.timeout,
         tries: 3,
+        edns: None,
     }
 }
 
@@ -397,6 +417,8 @@ fn run_queries(lab: &lab::Lab, scenario: &Scenario, kind: Kind) -> Result<Vec<Qu
             port: PortSpec::Random,
             timeout: q.timeout,
             tries: 1,
+            // As dig and stub resolvers ask: EDNS, 1232 bytes.
+            edns: Some(1232),
         };
         // Counted queries (distinct names) go a few at a time, like a busy
         // client; the rest one after another.
@@ -421,6 +443,8 @@ fn run_queries(lab: &lab::Lab, scenario: &Scenario, kind: Kind) -> Result<Vec<Qu
             answers: a.answers,
             elapsed_ms: a.elapsed_ms,
             expect: q.expect.clone(),
+            query_bytes: a.query_bytes,
+            response_bytes: a.response_bytes,
         });
     }
     // Queries through a node that does not run this kind are not sent.

@@ -23,6 +23,8 @@ pub struct ServerInfo {
     pub hostname: Name,
     pub addrs: Vec<IpAddr>,
     pub zones: Vec<Name>,
+    /// Zones it is named for without serving them (a lame delegation).
+    pub lame: Vec<Name>,
 }
 
 /// One zone-file error, with the 1-based line in the zone text.
@@ -71,6 +73,15 @@ fn describe(e: &ParseError) -> String {
 /// not just the first: the bad entry is dropped and the rest parsed again.
 pub fn parse(origin: &Name, text: &str) -> Result<Vec<Record>, Vec<ZoneError>> {
     let mut items = entries(text);
+    at_in_rdata(&mut items, origin);
+    // No `$TTL` (older zone files, like the seed's reverse zone): BIND uses
+    // the SOA's minimum field, and so do we.
+    let has_ttl = items.iter().any(|(_, t)| t.trim_start().to_ascii_uppercase().starts_with("$TTL"));
+    if !has_ttl {
+        if let Some(min) = items.iter().find_map(|(_, t)| soa_minimum(t)) {
+            items.insert(0, (0, format!("$TTL {min}")));
+        }
+    }
     let mut errors = Vec::new();
     loop {
         let joined: String = items.iter().map(|(_, t)| t.as_str()).collect::<Vec<_>>().join("\n");
@@ -132,6 +143,86 @@ pub fn parse(origin: &Name, text: &str) -> Result<Vec<Record>, Vec<ZoneError>> {
     }
 }
 
+/// `@` on the right-hand side (`@ IN SOA @ hostmaster (`, as BIND's own
+/// localhost zone writes it) means the current origin; hickory's parser
+/// takes `@` only as an owner, so it is spelled out here.
+fn at_in_rdata(items: &mut [(usize, String)], origin: &Name) {
+    let mut current = origin.to_string();
+    for (_, text) in items.iter_mut() {
+        let trimmed = text.trim_start();
+        if trimmed.to_ascii_uppercase().starts_with("$ORIGIN") {
+            if let Some(o) = trimmed.split_whitespace().nth(1) {
+                current = if o.ends_with('.') { o.to_string() } else { format!("{o}.{current}") };
+            }
+            continue;
+        }
+        if trimmed.starts_with('$') || !text.contains('@') {
+            continue;
+        }
+        // Token by token, outside quotes; the first token of a line that does
+        // not start with a blank is the owner, which hickory handles itself.
+        let (mut out, mut quoted, mut token) = (String::new(), false, String::new());
+        let mut first = !text.starts_with([' ', '\t']);
+        let mut flush = |token: &mut String, out: &mut String, first: &mut bool| {
+            if token == "@" && !*first {
+                out.push_str(&current);
+            } else {
+                out.push_str(token);
+            }
+            if !token.is_empty() {
+                *first = false;
+            }
+            token.clear();
+        };
+        for c in text.chars() {
+            if c == '"' {
+                quoted = !quoted;
+            }
+            if !quoted && (c.is_whitespace() || c == '(' || c == ')') {
+                flush(&mut token, &mut out, &mut first);
+                out.push(c);
+            } else {
+                token.push(c);
+            }
+        }
+        flush(&mut token, &mut out, &mut first);
+        *text = out;
+    }
+}
+
+/// The minimum field of an SOA entry (the last of its seven fields), in seconds.
+fn soa_minimum(entry: &str) -> Option<u32> {
+    let flat = entry.replace(['(', ')'], " ");
+    let tokens: Vec<&str> = flat.split_whitespace().collect();
+    let at = tokens.iter().position(|t| t.eq_ignore_ascii_case("SOA"))?;
+    ttl_seconds(tokens.get(at + 7)?)
+}
+
+/// `3600`, `2h`, `1w`, `1h30m`: a TTL in seconds.
+fn ttl_seconds(s: &str) -> Option<u32> {
+    if let Ok(n) = s.parse() {
+        return Some(n);
+    }
+    let (mut total, mut num) = (0u32, String::new());
+    for c in s.chars() {
+        if c.is_ascii_digit() {
+            num.push(c);
+            continue;
+        }
+        let unit = match c.to_ascii_lowercase() {
+            's' => 1,
+            'm' => 60,
+            'h' => 3600,
+            'd' => 86400,
+            'w' => 604800,
+            _ => return None,
+        };
+        total = total.checked_add(num.parse::<u32>().ok()?.checked_mul(unit)?)?;
+        num.clear();
+    }
+    num.is_empty().then_some(total)
+}
+
 /// Canonical order: by name (DNS order), type, then text.
 pub fn sort(records: &mut Vec<Record>) {
     let key = |r: &Record| (r.name.clone(), u16::from(r.record_type()), r.data.to_string());
@@ -166,7 +257,11 @@ fn default_rname(origin: &Name, first_ns: &Name) -> Name {
 /// servers' own addresses, and in each parent the delegation NS and glue.
 pub fn derive(mut zones: BTreeMap<Name, Vec<Record>>, servers: &[ServerInfo]) -> Vec<Zone> {
     let ns_of = |z: &Name| -> Vec<Name> {
-        let mut v: Vec<Name> = servers.iter().filter(|s| s.zones.contains(z)).map(|s| s.hostname.clone()).collect();
+        let mut v: Vec<Name> = servers
+            .iter()
+            .filter(|s| s.zones.contains(z) || s.lame.contains(z))
+            .map(|s| s.hostname.clone())
+            .collect();
         v.sort();
         v
     };
@@ -230,6 +325,21 @@ pub fn derive(mut zones: BTreeMap<Name, Vec<Record>>, servers: &[ServerInfo]) ->
         .collect()
 }
 
+/// Completes a zone a resolver serves itself (RFC 6303 style): an SOA and
+/// an NS naming `localhost.` when the text has none.
+pub fn complete_local(origin: Name, mut records: Vec<Record>) -> Zone {
+    let localhost = Name::from_ascii("localhost.").expect("name");
+    if !has(&records, &origin, RecordType::SOA) {
+        let soa = SOA::new(localhost.clone(), default_rname(&origin, &localhost), 1, 3600, 600, 86400, 300);
+        records.push(Record::from_rdata(origin.clone(), TTL, RData::SOA(soa)));
+    }
+    if !has(&records, &origin, RecordType::NS) {
+        records.push(Record::from_rdata(origin.clone(), TTL, RData::NS(NS(localhost))));
+    }
+    sort(&mut records);
+    Zone { origin, records }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -269,6 +379,7 @@ mod tests {
             hostname: n(h),
             addrs: vec![a.parse().unwrap()],
             zones: zs.iter().map(|z| n(z)).collect(),
+            lame: vec![],
         };
         let servers = [
             s("a.root-servers.net.", "203.0.113.1", &["."]),

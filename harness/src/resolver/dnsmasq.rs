@@ -24,11 +24,15 @@ pub(super) fn start(spec: &Spec) -> Result<Running, String> {
         args.push(format!("--min-port={}", p.lo));
         args.push(format!("--max-port={}", p.hi));
     }
-    let servers: Vec<String> = spec
+    if !spec.allow.is_empty() {
+        return Err(Kind::Dnsmasq.acl_refusal().expect("dnsmasq has none").to_string());
+    }
+    let mut servers: Vec<String> = spec
         .forwards
         .iter()
         .map(|(zone, addr)| format!("server=/{}/{addr}", zone.trim_end_matches('.')))
         .collect();
+    servers.extend(local_lines(spec.local_zones));
     let conf = spec.dir.join("dnsmasq.conf");
     std::fs::write(
         &conf,
@@ -42,4 +46,26 @@ pub(super) fn start(spec: &Spec) -> Result<Running, String> {
     let argv: Vec<&str> = args.iter().map(String::as_str).collect();
     let (process, log, bin) = spawn_logged(spec, "dnsmasq", &argv)?;
     Ok(Running::process(Kind::Dnsmasq, version_of(&bin, &["--version"]), log, conf, process))
+}
+
+/// A local zone as dnsmasq lines: `local=/zone/` (never forwarded), then
+/// `host-record` for addresses and `ptr-record`/`cname` for names.
+fn local_lines(zones: &[crate::zone::Zone]) -> Vec<String> {
+    use hickory_proto::rr::RData;
+    let mut out = Vec::new();
+    for z in zones {
+        out.push(format!("local=/{}/", z.origin.to_string().trim_end_matches('.')));
+        for r in &z.records {
+            let name = r.name.to_string();
+            let name = name.trim_end_matches('.');
+            match &r.data {
+                RData::A(a) => out.push(format!("host-record={name},{a}")),
+                RData::AAAA(a) => out.push(format!("host-record={name},{a}")),
+                RData::PTR(t) => out.push(format!("ptr-record={name},{}", t.to_string().trim_end_matches('.'))),
+                RData::CNAME(t) => out.push(format!("cname={name},{}", t.to_string().trim_end_matches('.'))),
+                _ => {}
+            }
+        }
+    }
+    out
 }

@@ -14,16 +14,18 @@ use std::time::{Duration, Instant};
 use hickory_net::runtime::iocompat::AsyncIoTokioAsStd;
 use hickory_net::runtime::{RuntimeProvider, TokioHandle, TokioRuntimeProvider, TokioTime};
 use hickory_proto::op::{Metadata, ResponseCode};
-use hickory_proto::rr::Record;
+use hickory_proto::rr::{Name, Record};
 use hickory_resolver::recursor::{Recursor, RecursorOptions};
 use hickory_server::net::runtime::Time;
 use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
 use hickory_server::zone_handler::MessageResponseBuilder;
+use ipnet::IpNet;
 use lab::Ports;
 use rand::Rng;
 
 use super::{Guard, Kind, Running, Spec};
 use crate::nameserver::{info_of, response_edns};
+use crate::zone::Zone;
 
 /// The recursor's own timeouts are fixed (5 s per server set); a lab query
 /// must end sooner, as SERVFAIL.
@@ -74,6 +76,10 @@ impl RuntimeProvider for PortPicker {
 
 struct Front {
     recursor: Arc<Recursor<PortPicker>>,
+    /// Who may ask for recursion; empty: anyone.
+    allow: Vec<IpNet>,
+    /// Zones answered from here, never recursed.
+    local: Vec<Zone>,
 }
 
 #[async_trait::async_trait]
@@ -88,8 +94,20 @@ impl RequestHandler for Front {
             return response.send_response(builder.build_no_records(meta)).await.unwrap_or_else(|_| info_of(meta));
         };
         let query = ri.query.original().clone();
-        // Readiness checks and cache peeks (RD=0) are not recursed.
-        if !request.metadata.recursion_desired {
+        // Local zones first, as the other resolvers' own local zones do.
+        let qname: Name = ri.query.name().into();
+        let local: Vec<&Zone> = self.local.iter().collect();
+        if local.iter().any(|z| z.origin.zone_of(&qname)) {
+            let reply = crate::authority::lookup(&local, &qname, ri.query.query_type());
+            meta.authoritative = reply.aa;
+            meta.response_code = reply.rcode;
+            let msg = builder.build(meta, reply.answers.iter(), reply.authority.iter(), [], reply.additional.iter());
+            return response.send_response(msg).await.unwrap_or_else(|_| info_of(meta));
+        }
+        let allowed = self.allow.is_empty() || self.allow.iter().any(|n| n.contains(&request.src().ip()));
+        // Readiness checks and cache peeks (RD=0) are not recursed, nor is
+        // anyone the scenario's `allow:` leaves out.
+        if !request.metadata.recursion_desired || !allowed {
             meta.response_code = ResponseCode::Refused;
             return response.send_response(builder.build_no_records(meta)).await.unwrap_or_else(|_| info_of(meta));
         }
@@ -120,6 +138,7 @@ pub(super) fn start(spec: &Spec) -> Result<Running, String> {
         return Err("the scenario has no server for the root zone `.`".into());
     }
     let (addr, ports) = (spec.addr, spec.source_ports);
+    let (allow, local) = (spec.allow.to_vec(), spec.local_zones.to_vec());
     let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<(), String>>();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let thread = spec
@@ -141,7 +160,7 @@ pub(super) fn start(spec: &Spec) -> Result<Running, String> {
                     Ok(r) => Arc::new(r),
                     Err(e) => return drop(ready_tx.send(Err(e.to_string()))),
                 };
-                let mut server = hickory_server::Server::new(Front { recursor });
+                let mut server = hickory_server::Server::new(Front { recursor, allow, local });
                 let bound = async {
                     server.register_socket(tokio::net::UdpSocket::bind((addr, 53)).await?);
                     server.register_listener(tokio::net::TcpListener::bind((addr, 53)).await?, Duration::from_secs(5), 32);

@@ -58,6 +58,14 @@ impl Kind {
             _ => None,
         }
     }
+
+    /// Why this kind cannot limit recursion to some clients (`allow:`), if it cannot.
+    pub fn acl_refusal(self) -> Option<&'static str> {
+        match self {
+            Kind::Dnsmasq => Some("dnsmasq has no per-client access list (only per interface); leave it out of `kinds:`"),
+            _ => None,
+        }
+    }
 }
 
 impl std::fmt::Display for Kind {

@@ -15,6 +15,14 @@ pub(super) fn start(spec: &Spec) -> Result<Running, String> {
     } else {
         format!("net.outgoing_v6('{}')", spec.addr)
     };
+    let access = if spec.allow.is_empty() {
+        "-- (anyone)".to_string()
+    } else {
+        let mut lines = vec!["modules.load('view')".to_string()];
+        lines.extend(spec.allow.iter().map(|n| format!("view:addr('{n}', policy.all(policy.PASS))")));
+        lines.push("view:addr('0.0.0.0/0', policy.all(policy.REFUSE))\nview:addr('::/0', policy.all(policy.REFUSE))".into());
+        lines.join("\n")
+    };
     let config = super::render(
         TEMPLATE,
         &[
@@ -24,6 +32,8 @@ pub(super) fn start(spec: &Spec) -> Result<Running, String> {
             ("ip6", spec.addr.is_ipv6().to_string()),
             ("outgoing", outgoing),
             ("hints", hints.join(", ")),
+            ("access", access),
+            ("local", local_rules(spec.local_zones)),
         ],
     );
     let conf = spec.dir.join("kresd.conf");
@@ -33,4 +43,46 @@ pub(super) fn start(spec: &Spec) -> Result<Running, String> {
     std::fs::create_dir_all(&rundir).map_err(|e| e.to_string())?;
     let (process, log, bin) = spawn_logged(spec, "kresd", &["-n", "-c", &conf.display().to_string(), &rundir.display().to_string()])?;
     Ok(Running::process(Kind::Kresd, version_of(&bin, &["--version"]), log, conf, process))
+}
+
+/// `policy.ANSWER` rules for every name of the local zones (A, AAAA, PTR,
+/// CNAME, NS), then a `policy.DENY` (NXDOMAIN) for anything else in them.
+fn local_rules(zones: &[crate::zone::Zone]) -> String {
+    use hickory_proto::rr::RData;
+    use std::collections::BTreeMap;
+    let mut out = Vec::new();
+    for z in zones {
+        let mut names: BTreeMap<String, BTreeMap<&str, (u32, Vec<String>)>> = BTreeMap::new();
+        for r in &z.records {
+            let (t, rdata) = match &r.data {
+                RData::A(a) => ("A", format!("kres.str2ip('{a}')")),
+                RData::AAAA(a) => ("AAAA", format!("kres.str2ip('{a}')")),
+                RData::PTR(n) => ("PTR", format!("kres.str2dname('{n}')")),
+                RData::CNAME(n) => ("CNAME", format!("kres.str2dname('{n}')")),
+                RData::NS(n) => ("NS", format!("kres.str2dname('{n}')")),
+                _ => continue,
+            };
+            let e = names.entry(r.name.to_string()).or_default().entry(t).or_insert((r.ttl, vec![]));
+            e.1.push(rdata);
+        }
+        for (name, types) in names {
+            let table: Vec<String> = types
+                .into_iter()
+                .map(|(t, (ttl, rdata))| format!("[kres.type.{t}] = {{ rdata = {{ {} }}, ttl = {ttl} }}", rdata.join(", ")))
+                .collect();
+            out.push(format!(
+                "policy.add(policy.domains(policy.ANSWER({{ {} }}, true), {{ todname('{name}') }}))",
+                table.join(", ")
+            ));
+        }
+        out.push(format!(
+            "policy.add(policy.suffix(policy.DENY_MSG('local zone {0}'), {{ todname('{0}') }}))",
+            z.origin
+        ));
+    }
+    if out.is_empty() {
+        "-- (none)".into()
+    } else {
+        out.join("\n")
+    }
 }

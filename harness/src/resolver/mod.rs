@@ -16,12 +16,14 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use hickory_proto::rr::{Name, RecordType};
+use ipnet::IpNet;
 use lab::Ports;
 
 pub use kind::Kind;
 
 use crate::probe::{self, Ask};
 use crate::scenario::values::{PortSpec, Transport};
+use crate::zone::Zone;
 
 /// Everything an adapter needs to start one resolver.
 pub struct Spec<'a> {
@@ -37,6 +39,10 @@ pub struct Spec<'a> {
     pub forwards: &'a [(String, IpAddr)],
     /// Its private directory: config, state, log.
     pub dir: &'a Path,
+    /// Who may ask it for recursion; empty: anyone.
+    pub allow: &'a [IpNet],
+    /// Zones it answers itself, never asking upstream.
+    pub local_zones: &'a [Zone],
 }
 
 /// A started resolver. Dropping it stops it.
@@ -140,6 +146,7 @@ fn wait_ready(spec: &Spec, running: &mut Running, within: Duration) -> Result<()
         port: PortSpec::Random,
         timeout: Duration::from_millis(100),
         tries: 1,
+        edns: None,
     };
     loop {
         if let Some(status) = running.exited() {
@@ -211,6 +218,15 @@ pub(crate) fn version_of(bin: &Path, args: &[&str]) -> String {
         .to_string()
 }
 
+/// Writes a zone as a master file (absolute names, one record a line) into
+/// the resolver's directory; returns its path.
+pub(crate) fn zone_file(spec: &Spec, zone: &Zone) -> Result<PathBuf, String> {
+    let text: String = zone.records.iter().map(|r| format!("{r}\n")).collect();
+    let path = spec.dir.join(format!("{}zone", zone.origin));
+    std::fs::write(&path, text).map_err(|e| e.to_string())?;
+    Ok(path)
+}
+
 /// Fills `{key}` placeholders in a config template.
 pub(crate) fn render(template: &str, vars: &[(&str, String)]) -> String {
     let mut s = template.to_string();
@@ -243,7 +259,7 @@ mod tests {
             include_str!("kresd.conf"),
         ] {
             let vars = [
-                "node", "dir", "addr", "ip4", "ip6", "ports", "listen4", "listen6", "source4", "source6", "outgoing", "hints",
+                "node", "dir", "addr", "ip4", "ip6", "ports", "listen4", "listen6", "source4", "source6", "outgoing", "hints", "access", "local",
             ];
             let filled = render(t, &vars.map(|v| (v, "X".to_string())));
             // No `{word}` left: every placeholder has a value.

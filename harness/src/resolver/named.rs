@@ -15,6 +15,17 @@ pub(super) fn start(spec: &Spec) -> Result<Running, String> {
         Some(p) => format!("    use-v6-udp-ports {{ range {} {}; }};\n    avoid-v6-udp-ports {{ }};", p.lo, p.hi),
         None => "    // (named's default: the node's ephemeral range)".into(),
     };
+    let access = if spec.allow.is_empty() {
+        "    allow-recursion { any; };".to_string()
+    } else {
+        let list: String = spec.allow.iter().map(|n| format!("{n}; ")).collect();
+        format!("    allow-recursion {{ {list}}};\n    allow-query-cache {{ {list}}};")
+    };
+    let mut local = Vec::new();
+    for z in spec.local_zones {
+        let file = super::zone_file(spec, z)?;
+        local.push(format!("zone \"{}\" {{ type primary; file \"{}\"; }};", z.origin, file.display()));
+    }
     let config = super::render(
         TEMPLATE,
         &[
@@ -25,6 +36,8 @@ pub(super) fn start(spec: &Spec) -> Result<Running, String> {
             ("source4", if v4 { spec.addr.to_string() } else { "*".into() }),
             ("source6", if v6 { spec.addr.to_string() } else { "*".into() }),
             ("ports", ports),
+            ("access", access),
+            ("local", local.join("\n")),
         ],
     );
     let conf = spec.dir.join("named.conf");

@@ -14,6 +14,16 @@ pub(super) fn start(spec: &Spec) -> Result<Running, String> {
         Some(p) => format!("udp-source-port-min={}\nudp-source-port-max={}\nudp-source-port-avoid=", p.lo, p.hi),
         None => "# (its default: 1024-65535)".into(),
     };
+    let access = if spec.allow.is_empty() {
+        "0.0.0.0/0, ::/0".to_string()
+    } else {
+        spec.allow.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(", ")
+    };
+    let mut local = Vec::new();
+    for z in spec.local_zones {
+        let file = super::zone_file(spec, z)?;
+        local.push(format!("{}={}", z.origin, file.display()));
+    }
     let config = super::render(
         TEMPLATE,
         &[
@@ -21,6 +31,8 @@ pub(super) fn start(spec: &Spec) -> Result<Running, String> {
             ("dir", spec.dir.display().to_string()),
             ("addr", spec.addr.to_string()),
             ("ports", ports),
+            ("access", access),
+            ("local", local.join(",")),
         ],
     );
     let conf = spec.dir.join("recursor.conf");

@@ -13,6 +13,18 @@ pub(super) fn start(spec: &Spec) -> Result<Running, String> {
         Some(p) => format!("    outgoing-port-avoid: 0-65535\n    outgoing-port-permit: {}-{}", p.lo, p.hi),
         None => "    # (unbound's default: 1024-65535)".to_string(),
     };
+    let access = if spec.allow.is_empty() {
+        "    access-control: 0.0.0.0/0 allow\n    access-control: ::/0 allow".to_string()
+    } else {
+        let mut lines: Vec<String> = spec.allow.iter().map(|n| format!("    access-control: {n} allow")).collect();
+        lines.push("    access-control: 0.0.0.0/0 refuse\n    access-control: ::/0 refuse".into());
+        lines.join("\n")
+    };
+    let mut local = Vec::new();
+    for z in spec.local_zones {
+        local.push(format!("    local-zone: \"{}\" static", z.origin));
+        local.extend(z.records.iter().map(|r| format!("    local-data: \"{r}\"")));
+    }
     let config = render(
         TEMPLATE,
         &[
@@ -22,6 +34,8 @@ pub(super) fn start(spec: &Spec) -> Result<Running, String> {
             ("ip4", if spec.addr.is_ipv4() { "yes" } else { "no" }.into()),
             ("ip6", if spec.addr.is_ipv6() { "yes" } else { "no" }.into()),
             ("ports", ports),
+            ("access", access),
+            ("local", if local.is_empty() { "    # (none)".into() } else { local.join("\n") }),
         ],
     );
     let conf = spec.dir.join("unbound.conf");

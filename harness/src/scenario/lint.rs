@@ -84,6 +84,13 @@ impl<'a> Ctx<'a> {
     fn probes(&self) -> impl Iterator<Item = &'a raw::Probe> {
         self.doc.probes.iter().flatten().map(|p| &p.value)
     }
+    /// Every zone a server serves or is lame for, or a resolver holds locally.
+    fn zone_users(&self) -> impl Iterator<Item = &'a S> {
+        let served = self
+            .servers()
+            .flat_map(|(_, s)| s.zones.iter().chain(s.lame.iter().flat_map(|l| l.0.iter().map(|(z, _)| z))));
+        served.chain(self.resolvers().flat_map(|(_, r)| r.local_zones.iter().flatten()))
+    }
     /// The node a query or probe is sent from: `from`, or the node `client`.
     pub fn from_node(from: &Option<S>) -> &str {
         from.as_ref().map_or("client", |f| f.value.as_str())
@@ -243,13 +250,57 @@ lints! {
         }
     }
 
-    /// a zone is written under `zones:` but no server serves it
+    /// a zone is written under `zones:` but no server serves it, no server is lame for it and no resolver holds it locally
     fn zone_unserved(cx, out) {
-        let served: BTreeSet<String> = cx.servers().flat_map(|(_, s)| s.zones.iter().filter_map(|z| v::name(z).ok().map(|n| n.to_string()))).collect();
+        let served: BTreeSet<String> = cx.zone_users().filter_map(|z| v::name(z).ok().map(|n| n.to_string())).collect();
         for (z, _) in cx.doc.zones.iter().flat_map(|z| z.0.iter()) {
             if let Ok(n) = v::name(z) {
                 if !served.contains(&n.to_string()) {
-                    out.push((z.pos, format!("`{}`: add it to some node's `server: {{zones: [...]}}`", z.value)));
+                    out.push((z.pos, format!("`{}`: add it to some node's `server: {{zones: [...]}}` or a resolver's `local_zones`", z.value)));
+                }
+            }
+        }
+    }
+
+    /// a server's `lame` entry is not `ZONE: refused|no-aa|silent` for a zone it does not itself serve
+    fn bad_lame(cx, out) {
+        for (_, s) in cx.servers() {
+            let serves: Vec<String> = s.zones.iter().filter_map(|z| v::name(z).ok()).map(|z| z.to_string()).collect();
+            for (z, mode) in s.lame.iter().flat_map(|l| l.0.iter()) {
+                if let Some(n) = check(out, z, v::name(z)) {
+                    if serves.contains(&n.to_string()) {
+                        out.push((z.pos, format!("`{}` serves `{}`, so it cannot also be lame for it", s.name.value, z.value)));
+                    }
+                }
+                check(out, mode, v::lame(mode));
+            }
+        }
+    }
+
+    /// a resolver's `allow` entry is neither a network's name nor a subnet of the lab
+    fn bad_allow(cx, out) {
+        for (_, r) in cx.resolvers() {
+            for a in r.allow.iter().flat_map(|a| a.0.iter()) {
+                if cx.networks().iter().any(|(n, _)| n.value == a.value) {
+                    continue;
+                }
+                if v::subnet(a).is_err() {
+                    let nets: Vec<&str> = cx.networks().iter().map(|(n, _)| n.value.as_str()).collect();
+                    out.push((a.pos, format!("`{}`; networks: {}", a.value, nets.join(", "))));
+                }
+            }
+        }
+    }
+
+    /// a resolver's `local_zones` names a zone that is not under `zones:`
+    fn unknown_zone(cx, out) {
+        let written: Vec<String> = cx.doc.zones.iter().flat_map(|z| z.0.iter()).filter_map(|(z, _)| v::name(z).ok()).map(|z| z.to_string()).collect();
+        for (_, r) in cx.resolvers() {
+            for z in r.local_zones.iter().flatten() {
+                if let Some(n) = check(out, z, v::name(z)) {
+                    if !written.contains(&n.to_string()) {
+                        out.push((z.pos, format!("`{}`: write it under `zones:` (its text, a file, or nothing for an empty zone)", z.value)));
+                    }
                 }
             }
         }
@@ -318,6 +369,17 @@ lints! {
                         }
                     }
                     Some(_) => {}
+                }
+            }
+            if let Some(allow) = r.allow.as_ref().and_then(|a| a.0.first()) {
+                let kinds: Vec<Kind> = match &r.kinds {
+                    Some(k) => k.iter().filter_map(|k| Kind::parse(k)).collect(),
+                    None => Kind::ALL.to_vec(),
+                };
+                for kind in kinds {
+                    if let Some(why) = kind.acl_refusal() {
+                        out.push((allow.pos, format!("`{}` limits who may ask it (`allow`), but {why}", n.value)));
+                    }
                 }
             }
         }
@@ -434,6 +496,25 @@ lints! {
                 }
             }
         }
+        if let Some(a) = &cx.doc.audit {
+            for n in a.value.from.iter().chain(a.value.outside.iter().flat_map(|o| o.0.iter())) {
+                if cx.node(n).is_none() {
+                    out.push((n.pos, format!("no node `{}`", n.value)));
+                }
+            }
+        }
+        for f in cx.doc.expect_findings.iter().flatten().map(|f| &f.value) {
+            if let Some(r) = &f.resolver {
+                if cx.node(r).is_none_or(|n| n.resolver.is_none()) {
+                    out.push((r.pos, format!("`{}` is not a resolver node", r.value)));
+                }
+            }
+            if let Some(s) = &f.server {
+                if !cx.servers().any(|(_, sv)| v::name(&sv.name).ok() == v::name(s).ok()) {
+                    out.push((s.pos, format!("`{}` is not a server's host name", s.value)));
+                }
+            }
+        }
         for p in cx.probes() {
             let by_host = cx.servers().any(|(_, s)| v::name(&s.name).ok() == v::name(&p.server).ok());
             let by_node = cx.node(&p.server).is_some_and(|n| n.server.is_some());
@@ -444,8 +525,21 @@ lints! {
         }
     }
 
-    /// an expectation is not an outcome, or names a resolver or port the query does not use
+    /// an expectation is not an outcome or a finding, or names a resolver or port the query does not use
     fn bad_expect(cx, out) {
+        for f in cx.doc.expect_findings.iter().flatten().map(|f| &f.value) {
+            if !v::FINDINGS.contains(&f.rule.value.as_str()) {
+                out.push((f.rule.pos, format!("`{}` is not a finding of `dnslab audit`; expected one of {}", f.rule.value, v::FINDINGS.join(", "))));
+            }
+            if let Some(z) = &f.zone {
+                check(out, z, v::name(z));
+            }
+            for k in f.kinds.iter().flat_map(|k| k.0.iter()) {
+                if Kind::parse(k).is_none() {
+                    out.push((k.pos, format!("`{}` is not a resolver kind; expected one of {}", k.value, Kind::ALL.map(|k| k.name()).join(", "))));
+                }
+            }
+        }
         for q in cx.queries() {
             let Some(e) = &q.expect else { continue };
             for o in expect_values(e) {

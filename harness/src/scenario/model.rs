@@ -32,6 +32,23 @@ pub struct Scenario {
     /// The queries as written, for re-expansion with [`Scenario::with_repeat`].
     pub query_specs: Vec<QuerySpec>,
     pub probes: Vec<Probe>,
+    /// The node `dnslab audit` asks from (inside); default `client`.
+    pub audit_from: String,
+    /// Nodes that stand for the rest of the Internet (`audit: {outside: [...]}`).
+    pub outside: Vec<String>,
+    /// Findings the audit is expected to report.
+    pub expect_findings: Vec<ExpectedFinding>,
+}
+
+/// `expect_findings:` entry: a rule and, optionally, where.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct ExpectedFinding {
+    pub rule: String,
+    pub zone: Option<String>,
+    pub server: Option<String>,
+    pub resolver: Option<String>,
+    /// Only with these resolver kinds; empty: any.
+    pub kinds: Vec<Kind>,
 }
 
 /// One `queries:` entry for one `ask` and one resolver, before expansion.
@@ -73,6 +90,8 @@ pub struct Node {
 pub struct Server {
     pub hostname: Name,
     pub zones: Vec<Name>,
+    /// Zones it is named for but does not serve, and how it answers for them.
+    pub lame: Vec<(Name, v::Lame)>,
 }
 
 #[derive(Debug, Clone)]
@@ -81,6 +100,10 @@ pub struct Resolver {
     pub source_ports: Option<Ports>,
     /// Kinds this node may run; empty: any.
     pub kinds: Vec<Kind>,
+    /// Who may ask it for recursion; empty: anyone (an open resolver).
+    pub allow: Vec<IpNet>,
+    /// Zones it serves itself (complete: SOA and NS filled in).
+    pub local_zones: Vec<Zone>,
 }
 
 #[derive(Debug, Clone)]
@@ -194,10 +217,18 @@ pub(super) fn build(doc: &Doc, path: &Path) -> Scenario {
             server: n.server.as_ref().map(|s| Server {
                 hostname: v::name(&s.name).expect("linted"),
                 zones: s.zones.iter().filter_map(|z| v::name(z).ok()).collect(),
+                lame: s
+                    .lame
+                    .iter()
+                    .flat_map(|l| l.0.iter())
+                    .filter_map(|(z, mode)| Some((v::name(z).ok()?, v::lame(mode).ok()?)))
+                    .collect(),
             }),
             resolver: n.resolver.as_ref().map(|r| Resolver {
                 source_ports: r.source_ports.as_ref().and_then(|p| v::ports(p).ok()),
                 kinds: r.kinds.iter().flatten().filter_map(|k| Kind::parse(k)).collect(),
+                allow: r.allow.iter().flat_map(strs).flat_map(|a| allowed(a, &networks)).collect(),
+                local_zones: vec![],
             }),
             firewall,
             nat: n.nat.as_ref().map(|nat| Nat {
@@ -227,15 +258,33 @@ pub(super) fn build(doc: &Doc, path: &Path) -> Scenario {
                 hostname: s.hostname.clone(),
                 addrs: n.interfaces.iter().flat_map(|(_, a)| a.iter().copied()).collect(),
                 zones: s.zones.clone(),
+                lame: s.lame.iter().map(|(z, _)| z.clone()).collect(),
             })
         })
         .collect();
     for s in &servers {
-        for z in &s.zones {
+        for z in s.zones.iter().chain(&s.lame) {
             texts.entry(z.clone()).or_default();
         }
     }
+    // A resolver's local zones that no server serves stay out of the lab's
+    // tree: nothing delegates to them.
+    let named: Vec<Name> = servers.iter().flat_map(|s| s.zones.iter().chain(&s.lame).cloned()).collect();
+    let local_only: BTreeMap<Name, Vec<hickory_proto::rr::Record>> = {
+        let keys: Vec<Name> = texts.keys().filter(|z| !named.contains(z)).cloned().collect();
+        keys.into_iter().map(|k| (k.clone(), texts.remove(&k).unwrap_or_default())).collect()
+    };
     let zones = zone::derive(texts, &servers);
+    let local: Vec<Zone> = local_only.into_iter().map(|(o, r)| zone::complete_local(o, r)).collect();
+    for (node, raw) in nodes.iter_mut().zip(doc.nodes.iter().flat_map(|e| e.0.iter())) {
+        let (Some(r), Some(rr)) = (node.resolver.as_mut(), raw.1.resolver.as_ref()) else {
+            continue;
+        };
+        for z in rr.value.local_zones.iter().flatten().filter_map(|z| v::name(z).ok()) {
+            let found = local.iter().chain(&zones).find(|x| x.origin == z);
+            r.local_zones.extend(found.cloned());
+        }
+    }
 
     let resolvers: Vec<String> = nodes.iter().filter(|n| n.resolver.is_some()).map(|n| n.name.clone()).collect();
     let mut query_specs = Vec::new();
@@ -327,6 +376,38 @@ pub(super) fn build(doc: &Doc, path: &Path) -> Scenario {
         queries,
         query_specs,
         probes,
+        audit_from: doc
+            .audit
+            .as_ref()
+            .and_then(|a| a.value.from.as_ref())
+            .map_or("client".to_string(), |f| f.value.clone()),
+        outside: doc
+            .audit
+            .as_ref()
+            .and_then(|a| a.value.outside.as_ref())
+            .map(|o| strs(o).map(String::from).collect())
+            .unwrap_or_default(),
+        expect_findings: doc
+            .expect_findings
+            .iter()
+            .flatten()
+            .map(|f| &f.value)
+            .map(|f| ExpectedFinding {
+                rule: f.rule.value.clone(),
+                zone: f.zone.as_ref().and_then(|z| v::name(z).ok()).map(|z| z.to_string()),
+                server: f.server.as_ref().map(|s| s.value.trim_end_matches('.').to_string()),
+                resolver: f.resolver.as_ref().map(|r| r.value.clone()),
+                kinds: f.kinds.iter().flat_map(strs).filter_map(Kind::parse).collect(),
+            })
+            .collect(),
+    }
+}
+
+/// An `allow:` entry: a network's subnets, or a subnet.
+pub(super) fn allowed(entry: &str, networks: &[Network]) -> Vec<IpNet> {
+    match networks.iter().find(|n| n.name == entry) {
+        Some(n) => n.subnets.clone(),
+        None => v::subnet(entry).ok().into_iter().collect(),
     }
 }
 
@@ -447,6 +528,15 @@ impl Scenario {
             }
         }
         b.build()
+    }
+
+    /// Is the server `host` (`ns2.example.net`) lame for the zone `qname` is in?
+    pub fn is_lame(&self, host: &str, qname: &str) -> bool {
+        let (Ok(host), Ok(q)) = (v::name(host), v::name(qname)) else { return false };
+        self.servers().filter(|(_, s)| s.hostname == host).any(|(_, s)| {
+            let served = s.zones.iter().filter(|z| z.zone_of(&q)).map(|z| z.num_labels()).max();
+            s.lame.iter().any(|(z, _)| z.zone_of(&q) && served.is_none_or(|d| z.num_labels() > d))
+        })
     }
 
     pub fn address(&self, node: &str) -> Option<IpAddr> {

@@ -23,6 +23,30 @@ pub struct Doc {
     pub zones: Option<Entries<Option<ZoneSource>>>,
     pub queries: Option<List<Spanned<Query>>>,
     pub probes: Option<List<Spanned<Probe>>>,
+    /// Where `dnslab audit` asks from.
+    pub audit: Option<Spanned<Audit>>,
+    /// Findings `dnslab audit` is expected to report (a broken variant's mistakes).
+    pub expect_findings: Option<List<Spanned<ExpectFinding>>>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct Audit {
+    /// The inside vantage point; default `client`.
+    pub from: Option<S>,
+    /// Nodes that stand for the rest of the Internet: no resolver should recurse for them.
+    pub outside: Option<OneOrMany>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectFinding {
+    pub rule: S,
+    pub zone: Option<S>,
+    pub server: Option<S>,
+    pub resolver: Option<S>,
+    /// Only with these resolver kinds; default: any.
+    pub kinds: Option<OneOrMany>,
 }
 
 #[derive(Deserialize, Debug)]
@@ -43,6 +67,8 @@ pub struct Server {
     /// The server's host name, e.g. `ns1.msft.net`.
     pub name: S,
     pub zones: Vec<S>,
+    /// zone -> how this server answers for a zone it is named for but does not serve
+    pub lame: Option<Entries<S>>,
 }
 
 #[derive(Deserialize, Debug)]
@@ -50,6 +76,10 @@ pub struct Server {
 pub struct Resolver {
     pub source_ports: Option<S>,
     pub kinds: Option<Vec<S>>,
+    /// Who may ask it for recursion: network names or subnets; default anyone.
+    pub allow: Option<OneOrMany>,
+    /// Zones from `zones:` it serves itself, never asking upstream.
+    pub local_zones: Option<Vec<S>>,
 }
 
 #[derive(Deserialize, Debug)]

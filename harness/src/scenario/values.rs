@@ -161,6 +161,42 @@ impl std::fmt::Display for Transport {
     }
 }
 
+/// How a server answers for a zone it is named for (in the zone's NS set
+/// or its parent's delegation) but does not serve: a lame delegation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Lame {
+    /// REFUSED: what a modern authoritative-only server without the zone says.
+    Refused,
+    /// NOERROR without the AA bit: a referral up to the root, as a server
+    /// without a zone clause for it once answered.
+    NoAa,
+    /// No answer at all: the server is down or unreachable.
+    Silent,
+}
+
+pub const LAME_MODES: [&str; 3] = ["refused", "no-aa", "silent"];
+
+pub fn lame(s: &str) -> Result<Lame, String> {
+    match s {
+        "refused" => Ok(Lame::Refused),
+        "no-aa" => Ok(Lame::NoAa),
+        "silent" => Ok(Lame::Silent),
+        _ => Err(format!("`{s}` is not a way to be lame; expected one of {}", LAME_MODES.join(", "))),
+    }
+}
+
+/// The findings `dnslab audit` can report, by rule name.
+pub const FINDINGS: [&str; 7] = [
+    "lame-delegation",
+    "open-resolver",
+    "no-localhost-zone",
+    "no-rfc1918-zones",
+    "bad-soa-rname",
+    "relative-name",
+    "glue-mismatch",
+];
+
 /// Node, network and counter names: they become interface names and appear
 /// in commands, so keep them plain.
 pub fn ident(s: &str, max: usize) -> Result<(), String> {
