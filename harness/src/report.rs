@@ -186,6 +186,23 @@ pub fn text(o: &Outcome) -> String {
             let _ = writeln!(s, "    | {extra}");
         }
     }
+    let waste: Vec<String> = o
+        .resolvers
+        .iter()
+        .flat_map(|(node, r)| {
+            let lame = r.to_lame.iter().map(move |(server, n)| format!("  {node}: {n} queries to {server}, which is lame for the zone asked"));
+            let leaked = r.leaked.iter().flat_map(move |(class, to)| {
+                to.iter().map(move |(server, n)| format!("  {node}: {n} {class} queries leaked to {server}"))
+            });
+            lame.chain(leaked).collect::<Vec<_>>()
+        })
+        .collect();
+    if !waste.is_empty() {
+        let _ = writeln!(s, "\nWasted queries (requeries of lame servers; names that should never leave a resolver)");
+        for w in waste {
+            let _ = writeln!(s, "{w}");
+        }
+    }
     if !o.firewalls.is_empty() {
         let _ = writeln!(s, "\nFirewalls (nft counters)");
         for (node, counters) in &o.firewalls {

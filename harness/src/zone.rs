@@ -163,7 +163,7 @@ fn at_in_rdata(items: &mut [(usize, String)], origin: &Name) {
         // not start with a blank is the owner, which hickory handles itself.
         let (mut out, mut quoted, mut token) = (String::new(), false, String::new());
         let mut first = !text.starts_with([' ', '\t']);
-        let mut flush = |token: &mut String, out: &mut String, first: &mut bool| {
+        let flush = |token: &mut String, out: &mut String, first: &mut bool| {
             if token == "@" && !*first {
                 out.push_str(&current);
             } else {

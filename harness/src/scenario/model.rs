@@ -478,7 +478,8 @@ impl Scenario {
     pub fn forwards(&self) -> Vec<(String, IpAddr)> {
         let mut out = Vec::new();
         for (node, server) in self.servers() {
-            for z in server.zones.iter().filter(|z| !z.is_root()) {
+            // Lame servers too: a forwarder is told the zone's NS set, as it stands.
+            for z in server.zones.iter().chain(server.lame.iter().map(|(z, _)| z)).filter(|z| !z.is_root()) {
                 for (_, addrs) in &node.interfaces {
                     out.extend(addrs.iter().map(|a| (z.to_string(), *a)));
                 }
