@@ -442,14 +442,21 @@ impl Outcome {
             .iter()
             .filter(|q| name(&q.qname) == q.qname)
             .map(|q| {
+                // The answers' data, without owner and TTL (the TTL counts down in a cache).
+                let mut data: Vec<String> = q
+                    .answers
+                    .iter()
+                    .map(|a| a.split_whitespace().skip(3).collect::<Vec<_>>().join(" "))
+                    .collect();
+                data.sort();
                 format!(
-                    "{} -> {} {} {} -> {} ({} answers){}",
+                    "{} -> {} {} {} -> {} [{}]{}",
                     q.from,
                     q.resolver,
                     q.qname,
                     q.qtype,
                     q.rcode,
-                    q.answers.len(),
+                    data.join(", "),
                     if q.ok { "" } else { "  << UNEXPECTED" }
                 )
             })

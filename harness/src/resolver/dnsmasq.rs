@@ -27,9 +27,12 @@ pub(super) fn start(spec: &Spec) -> Result<Running, String> {
     if !spec.allow.is_empty() {
         return Err(Kind::Dnsmasq.acl_refusal().expect("dnsmasq has none").to_string());
     }
+    // A local zone is never forwarded, not even to a lab server that serves it.
+    let local = |zone: &str| spec.local_zones.iter().any(|z| z.origin.zone_of(&hickory_proto::rr::Name::from_ascii(zone).unwrap_or_default()));
     let mut servers: Vec<String> = spec
         .forwards
         .iter()
+        .filter(|(zone, _)| !local(zone))
         .map(|(zone, addr)| format!("server=/{}/{addr}", zone.trim_end_matches('.')))
         .collect();
     servers.extend(local_lines(spec.local_zones));
