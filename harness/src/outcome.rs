@@ -449,8 +449,13 @@ impl Outcome {
                     .map(|a| a.split_whitespace().skip(3).collect::<Vec<_>>().join(" "))
                     .collect();
                 data.sort();
+                // What an open resolver lends an attacker, bucketed.
+                let amplifies = match q.amplification() {
+                    Some(x) if x >= 10.0 => " amplifies 10x+",
+                    _ => "",
+                };
                 format!(
-                    "{} -> {} {} {} -> {} [{}]{}",
+                    "{} -> {} {} {} -> {} [{}]{amplifies}{}",
                     q.from,
                     q.resolver,
                     q.qname,

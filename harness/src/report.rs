@@ -92,16 +92,16 @@ pub fn text(o: &Outcome) -> String {
         s += &table(&rows);
         s += "\n";
     }
-    if !o.queries.is_empty() {
-        let _ = writeln!(s, "Queries through the resolvers");
-        let mut rows = vec![["FROM", "RESOLVER", "ITS PORTS", "QUERY", "RESULT", "TIME", "EXPECTED"]
+    let counted = |q: &&crate::outcome::QueryResult| {
+        o.rates
+            .iter()
+            .any(|r| r.resolver == q.resolver && crate::outcome::matches_template(&q.qname, r.ask.split(' ').next().unwrap_or("")))
+    };
+    if o.queries.iter().any(|q| !counted(&q)) {
+        let _ = writeln!(s, "Queries through the resolvers (BYTES: query -> response on the wire, and the amplification)");
+        let mut rows = vec![["FROM", "RESOLVER", "ITS PORTS", "QUERY", "RESULT", "TIME", "BYTES", "EXPECTED"]
             .map(String::from)
             .to_vec()];
-        let counted = |q: &&crate::outcome::QueryResult| {
-            o.rates
-                .iter()
-                .any(|r| r.resolver == q.resolver && crate::outcome::matches_template(&q.qname, r.ask.split(' ').next().unwrap_or("")))
-        };
         for q in o.queries.iter().filter(|q| !counted(q)) {
             let ports = o
                 .resolvers
@@ -115,6 +115,10 @@ pub fn text(o: &Outcome) -> String {
                 format!("{} {}", dotless(&q.qname), q.qtype),
                 q.rcode.clone(),
                 ms(q.elapsed_ms),
+                match q.amplification() {
+                    Some(x) => format!("{} -> {} (x{x:.0})", q.query_bytes, q.response_bytes),
+                    None => "-".into(),
+                },
                 verdict(q.ok, &q.expect),
             ]);
         }
