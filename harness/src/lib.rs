@@ -10,6 +10,7 @@
 //! - [`zone`] parses zone files and derives delegations and glue.
 //! - The `dnslab` binary (`src/main.rs`) is a thin CLI over these.
 
+pub mod audit;
 pub mod authority;
 pub mod capture;
 pub mod dns;

@@ -45,6 +45,18 @@ enum Cmd {
         #[arg(long)]
         junit: Option<std::path::PathBuf>,
     },
+    /// Build the scenario's lab and look for the seed's DNS mistakes: lame
+    /// delegations, open resolvers, leaks of localhost and RFC 1918 reverse
+    /// names, bad SOA RNAMEs, names missing their trailing dot, wrong glue.
+    /// Exit 0 when every finding is one the scenario expects (`expect_findings:`).
+    Audit {
+        scenario: String,
+        /// Resolver kinds, comma-separated; default: hickory and every real one installed.
+        #[arg(long, value_delimiter = ',')]
+        resolver: Vec<Kind>,
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
     /// Only validate scenario files; every problem is reported with file:line:col.
     Check {
         #[arg(required = true)]
@@ -82,11 +94,11 @@ fn load(name: &str) -> Result<scenario::Scenario, ExitCode> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let needs_lab = matches!(cli.command, Cmd::Run { .. } | Cmd::Up { .. });
+    let needs_lab = matches!(cli.command, Cmd::Run { .. } | Cmd::Up { .. } | Cmd::Audit { .. });
     if needs_lab && !supervise::is_supervisor() {
         // Validate before anything is built, then hand over to the supervisor.
         let name = match &cli.command {
-            Cmd::Run { scenario, .. } | Cmd::Up { scenario, .. } => scenario,
+            Cmd::Run { scenario, .. } | Cmd::Up { scenario, .. } | Cmd::Audit { scenario, .. } => scenario,
             _ => unreachable!(),
         };
         if let Err(code) = load(name) {
@@ -112,6 +124,7 @@ fn main() -> ExitCode {
             evidence,
             junit,
         } => run(&scenario, resolver, format, repeat, evidence, junit),
+        Cmd::Audit { scenario, resolver, format } => audit(&scenario, resolver, format),
         Cmd::Check { files } => check(&files),
         Cmd::List => list(),
         Cmd::Up { scenario, resolver, format } => up(&scenario, resolver, format),
@@ -279,6 +292,52 @@ fn run(name: &str, asked: Vec<Kind>, format: Format, repeat: u32, evidence: Opti
         }
     }
     if rep.passed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+fn audit(name: &str, asked: Vec<Kind>, format: Format) -> ExitCode {
+    use harness::audit;
+    let s = match load(name) {
+        Ok(s) => s,
+        Err(c) => return c,
+    };
+    let (kinds, skipped) = match kinds(asked, &s) {
+        Ok(k) => k,
+        Err(e) => {
+            eprintln!("dnslab: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    for k in &skipped {
+        eprintln!("dnslab: skipping {k}");
+    }
+    let mut findings = audit::zone_checks(&s);
+    // The servers' checks do not depend on the resolver kind: once is enough.
+    let kinds = if kinds.is_empty() { vec![Kind::Hickory] } else { kinds };
+    for (i, &k) in kinds.iter().enumerate() {
+        match audit::live_checks(&s, k, i == 0) {
+            Ok(f) => findings.extend(f),
+            Err(e) => {
+                eprintln!("dnslab: lab error: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    findings.sort();
+    findings.dedup();
+    let unmet = audit::judge(&mut findings, &s.expect_findings, &kinds);
+    match format {
+        Format::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({ "scenario": s.name, "kinds": kinds, "findings": findings, "expected_but_not_found": unmet }))
+                .expect("serializable")
+        ),
+        Format::Text => print!("{}", audit::text(&findings, &unmet)),
+    }
+    if findings.iter().all(|f| f.expected) {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)

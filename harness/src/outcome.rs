@@ -443,11 +443,7 @@ impl Outcome {
             .filter(|q| name(&q.qname) == q.qname)
             .map(|q| {
                 // The answers' data, without owner and TTL (the TTL counts down in a cache).
-                let mut data: Vec<String> = q
-                    .answers
-                    .iter()
-                    .map(|a| a.split_whitespace().skip(3).collect::<Vec<_>>().join(" "))
-                    .collect();
+                let mut data: Vec<String> = q.answers.iter().map(|a| a.split_whitespace().skip(3).collect::<Vec<_>>().join(" ")).collect();
                 data.sort();
                 // What an open resolver lends an attacker, bucketed.
                 let amplifies = match q.amplification() {

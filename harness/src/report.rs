@@ -194,10 +194,14 @@ pub fn text(o: &Outcome) -> String {
         .resolvers
         .iter()
         .flat_map(|(node, r)| {
-            let lame = r.to_lame.iter().map(move |(server, n)| format!("  {node}: {n} queries to {server}, which is lame for the zone asked"));
-            let leaked = r.leaked.iter().flat_map(move |(class, to)| {
-                to.iter().map(move |(server, n)| format!("  {node}: {n} {class} queries leaked to {server}"))
-            });
+            let lame = r
+                .to_lame
+                .iter()
+                .map(move |(server, n)| format!("  {node}: {n} queries to {server}, which is lame for the zone asked"));
+            let leaked = r
+                .leaked
+                .iter()
+                .flat_map(move |(class, to)| to.iter().map(move |(server, n)| format!("  {node}: {n} {class} queries leaked to {server}")));
             lame.chain(leaked).collect::<Vec<_>>()
         })
         .collect();

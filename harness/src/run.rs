@@ -70,9 +70,15 @@ pub struct UpLab {
     _servers: Vec<NameServer>,
     lab: lab::Lab,
     _dir: WorkDir,
+    /// Every query the servers received since the lab came up.
+    pub log: nameserver::Log,
 }
 
 impl UpLab {
+    pub fn lab(&self) -> &lab::Lab {
+        &self.lab
+    }
+
     pub fn info(&self, scenario: &Scenario) -> crate::supervise::LabInfo {
         let nodes = scenario
             .nodes
@@ -127,6 +133,7 @@ pub fn up(scenario: &Scenario, kind: Kind) -> Result<UpLab, RunError> {
         _servers: servers,
         lab,
         _dir: dir,
+        log,
     })
 }
 

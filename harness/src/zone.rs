@@ -326,9 +326,18 @@ pub fn derive(mut zones: BTreeMap<Name, Vec<Record>>, servers: &[ServerInfo]) ->
 }
 
 /// Completes a zone a resolver serves itself (RFC 6303 style): an SOA and
-/// an NS naming `localhost.` when the text has none.
+/// an NS naming `localhost.` when the text has none, and for an empty
+/// `localhost.` or `127.in-addr.arpa.` zone the loopback records RFC 6761
+/// says they always hold.
 pub fn complete_local(origin: Name, mut records: Vec<Record>) -> Zone {
     let localhost = Name::from_ascii("localhost.").expect("name");
+    if records.is_empty() && origin == localhost {
+        records.extend(addr_records(&localhost, &["127.0.0.1".parse().expect("ip"), "::1".parse().expect("ip")]));
+    }
+    let loopback = Name::from_ascii("1.0.0.127.in-addr.arpa.").expect("name");
+    if records.is_empty() && origin.zone_of(&loopback) {
+        records.push(Record::from_rdata(loopback, TTL, RData::PTR(hickory_proto::rr::rdata::PTR(localhost.clone()))));
+    }
     if !has(&records, &origin, RecordType::SOA) {
         let soa = SOA::new(localhost.clone(), default_rname(&origin, &localhost), 1, 3600, 600, 86400, 300);
         records.push(Record::from_rdata(origin.clone(), TTL, RData::SOA(soa)));

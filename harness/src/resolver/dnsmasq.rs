@@ -28,7 +28,11 @@ pub(super) fn start(spec: &Spec) -> Result<Running, String> {
         return Err(Kind::Dnsmasq.acl_refusal().expect("dnsmasq has none").to_string());
     }
     // A local zone is never forwarded, not even to a lab server that serves it.
-    let local = |zone: &str| spec.local_zones.iter().any(|z| z.origin.zone_of(&hickory_proto::rr::Name::from_ascii(zone).unwrap_or_default()));
+    let local = |zone: &str| {
+        spec.local_zones
+            .iter()
+            .any(|z| z.origin.zone_of(&hickory_proto::rr::Name::from_ascii(zone).unwrap_or_default()))
+    };
     let mut servers: Vec<String> = spec
         .forwards
         .iter()
