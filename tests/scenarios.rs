@@ -68,3 +68,53 @@ fn msft_lowport() {
 fn msft_lowport_mixed() {
     check("msft-lowport-mixed");
 }
+
+#[test]
+fn lame_delegation() {
+    check("lame-delegation");
+}
+
+#[test]
+fn lame_delegation_fixed() {
+    check("lame-delegation-fixed");
+}
+
+#[test]
+fn rfc1918_reverse() {
+    check("rfc1918-reverse");
+}
+
+#[test]
+fn rfc1918_reverse_fixed() {
+    check("rfc1918-reverse-fixed");
+}
+
+#[test]
+fn localhost() {
+    check("localhost");
+}
+
+#[test]
+fn localhost_fixed() {
+    check("localhost-fixed");
+}
+
+#[test]
+fn open_resolver() {
+    check("open-resolver");
+}
+
+#[test]
+fn open_resolver_fixed() {
+    check("open-resolver-fixed");
+}
+
+#[test]
+fn soa_rname() {
+    check("soa-rname");
+}
+
+#[test]
+fn soa_rname_fixed() {
+    check("soa-rname-fixed");
+}

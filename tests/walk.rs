@@ -25,6 +25,7 @@ fn ask(lab: &lab::Lab, server: IpAddr, name: &str, qtype: RecordType) -> Message
         port: PortSpec::Random,
         timeout: Duration::from_secs(2),
         tries: 3,
+        edns: None,
     };
     probe::block_in(lab, "client", move || async move { probe::exchange(&a).await.1 })
         .unwrap()

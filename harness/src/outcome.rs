@@ -423,7 +423,7 @@ impl Outcome {
             .iter()
             .map(|p| {
                 format!(
-                    "{} {} {} @{} {} port {} ({}) -> {} in {}{}",
+                    "{} {} {} @{} {} port {} ({}) -> {}{}{}",
                     p.from,
                     p.qname,
                     p.qtype,
@@ -432,7 +432,13 @@ impl Outcome {
                     p.requested_port,
                     port_label(p.source_port),
                     p.rcode,
-                    time_bucket(p.elapsed_ms),
+                    // An answer's time is the machine's load (a retry after a lost first
+                    // packet); a timeout's is the probe's patience.
+                    if p.rcode == crate::dns::TIMEOUT {
+                        format!(" in {}", time_bucket(p.elapsed_ms))
+                    } else {
+                        String::new()
+                    },
                     if p.ok { "" } else { "  << UNEXPECTED" }
                 )
             })
@@ -514,10 +520,13 @@ impl Outcome {
                     .map(|q| q.elapsed_ms)
                     .max()
                     .map(time_bucket);
-                (
-                    node,
-                    serde_json::json!({ "status": status, "source_ports": r.source_ports, "upstream": upstream, "gives_up_in": gives_up }),
-                )
+                // Which servers saw names that should never have left (not how often).
+                let leaked: BTreeMap<&String, BTreeSet<String>> = r.leaked.iter().map(|(c, to)| (c, to.keys().map(|s| group(s)).collect())).collect();
+                let mut entry = serde_json::json!({ "status": status, "source_ports": r.source_ports, "upstream": upstream, "gives_up_in": gives_up });
+                if !leaked.is_empty() {
+                    entry["leaked_to"] = serde_json::json!(leaked);
+                }
+                (node, entry)
             })
             .collect();
         let mut grouped: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
