@@ -138,7 +138,7 @@ fn bad_soa_rname(zones: &[&Zone], out: &mut Vec<Finding>) {
 fn relative_name(zones: &[&Zone], out: &mut Vec<Finding>) {
     let mut tlds: BTreeSet<String> = ["com", "net", "org", "edu", "gov", "mil", "int", "arpa", "localhost"].map(String::from).into();
     for z in zones {
-        if let Some(l) = z.origin.iter().last() {
+        if let Some(l) = z.origin.iter().next_back() {
             tlds.insert(String::from_utf8_lossy(l).to_ascii_lowercase());
         }
     }
