@@ -81,3 +81,42 @@ fn unexpected_findings_exit_1() {
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(text.contains("bad-soa-rname") && text.contains("microsoft.com. does not exist"), "{text}");
 }
+
+/// Glue written into the parent by hand that disagrees with the child zone
+/// and the server: no bundled scenario has it, so the zone check is driven
+/// directly (it needs no lab).
+#[test]
+fn glue_that_disagrees_is_found() {
+    let text = r#"
+name: glue
+networks:
+  internet: 203.0.113.0/24
+nodes:
+  client:
+    interfaces: { internet: 203.0.113.10 }
+  root:
+    interfaces: { internet: 203.0.113.1 }
+    server: { name: a.root-servers.net, zones: ["."] }
+  gtld:
+    interfaces: { internet: 203.0.113.2 }
+    server: { name: a.gtld-servers.net, zones: [com] }
+  example:
+    interfaces: { internet: 203.0.113.60 }
+    server: { name: ns1.example.com, zones: [example.com] }
+zones:
+  com: |
+    $ORIGIN com.
+    $TTL 1d
+    example      IN NS ns1.example.com.
+    ns1.example  IN A  203.0.113.99   ; the server moved; the glue did not
+"#;
+    let s = harness::scenario::parse(std::path::Path::new("glue.yaml"), text).unwrap();
+    let found: Vec<String> = harness::audit::zone_checks(&s)
+        .iter()
+        .map(|f| format!("{} {:?} {:?}: {}", f.rule, f.zone, f.server, f.message))
+        .collect();
+    assert_eq!(
+        found,
+        vec!["glue-mismatch Some(\"example.com.\") Some(\"ns1.example.com\"): glue for ns1.example.com. in com. says 203.0.113.99, but example.com. says 203.0.113.60"],
+    );
+}

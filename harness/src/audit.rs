@@ -82,13 +82,14 @@ fn exists(zones: &[&Zone], name: &Name) -> Option<bool> {
         .then(|| lookup(zones, name, RecordType::ANY).kind != ReplyKind::Nxdomain)
 }
 
+/// A name's last label, lower case: its top-level domain.
+fn tld(n: &Name) -> Option<String> {
+    n.iter().next_back().map(|l| String::from_utf8_lossy(l).to_ascii_lowercase())
+}
+
 /// Top-level domains a right-hand name ending in a zone's origin betrays.
 fn looks_absolute(rel: &Name, tlds: &BTreeSet<String>) -> bool {
-    rel.num_labels() >= 2
-        && rel
-            .iter()
-            .last()
-            .is_some_and(|l| tlds.contains(&String::from_utf8_lossy(l).to_ascii_lowercase()))
+    rel.num_labels() >= 2 && tld(rel).is_some_and(|t| tlds.contains(&t))
 }
 
 /// The seed's SOA and zone-file checks, on the zones as the lab serves them.
@@ -138,9 +139,7 @@ fn bad_soa_rname(zones: &[&Zone], out: &mut Vec<Finding>) {
 fn relative_name(zones: &[&Zone], out: &mut Vec<Finding>) {
     let mut tlds: BTreeSet<String> = ["com", "net", "org", "edu", "gov", "mil", "int", "arpa", "localhost"].map(String::from).into();
     for z in zones {
-        if let Some(l) = z.origin.iter().next_back() {
-            tlds.insert(String::from_utf8_lossy(l).to_ascii_lowercase());
-        }
+        tlds.extend(tld(&z.origin));
     }
     for z in zones.iter().filter(|z| !z.origin.is_root()) {
         for r in &z.records {

@@ -80,15 +80,20 @@ fn glue(z: &Zone, records: &[Record]) -> Vec<Record> {
     out
 }
 
+/// Is a server that serves `served` and is named for the `lame` zones lame
+/// for `qname`? Its mode if the deepest zone holding `qname` is a lame one.
+pub fn lame_mode<'a>(served: impl IntoIterator<Item = &'a Name>, lame: &[(Name, Lame)], qname: &Name) -> Option<Lame> {
+    let deepest = served.into_iter().filter(|o| o.zone_of(qname)).map(|o| o.num_labels()).max();
+    lame.iter()
+        .filter(|(o, _)| o.zone_of(qname) && deepest.is_none_or(|d| o.num_labels() > d))
+        .max_by_key(|(o, _)| o.num_labels())
+        .map(|(_, mode)| *mode)
+}
+
 /// How a server named for a zone it does not serve answers for it: `None`
 /// when `qname` is in a zone it serves (or in no lame zone of it).
 pub fn lame_reply(zones: &[&Zone], lame: &[(Name, Lame)], roots: &[Name], qname: &Name) -> Option<Reply> {
-    let depth = |o: &Name| o.num_labels();
-    let served = zones.iter().filter(|z| z.origin.zone_of(qname)).map(|z| depth(&z.origin)).max();
-    let (_, mode) = lame
-        .iter()
-        .filter(|(o, _)| o.zone_of(qname) && served.is_none_or(|d| depth(o) > d))
-        .max_by_key(|(o, _)| depth(o))?;
+    let mode = lame_mode(zones.iter().map(|z| &z.origin), lame, qname)?;
     Some(match mode {
         Lame::Refused => Reply::new(ReplyKind::Refused, ResponseCode::Refused, false),
         Lame::Silent => Reply::new(ReplyKind::NoReply, ResponseCode::NoError, false),

@@ -212,21 +212,24 @@ fn kinds(asked: Vec<Kind>, s: &scenario::Scenario) -> Result<(Vec<Kind>, Vec<Str
     Ok((run, skipped))
 }
 
-fn run(name: &str, asked: Vec<Kind>, format: Format, repeat: u32, evidence: Option<std::path::PathBuf>, junit: Option<std::path::PathBuf>) -> ExitCode {
-    let s = match load(name) {
-        Ok(s) => s.with_repeat(repeat),
-        Err(c) => return c,
-    };
-    let (kinds, skipped) = match kinds(asked, &s) {
-        Ok(k) => k,
-        Err(e) => {
-            eprintln!("dnslab: {e}");
-            return ExitCode::from(2);
-        }
-    };
+/// The scenario and the kinds to run it with, the skipped ones named on stderr.
+fn load_with_kinds(name: &str, asked: Vec<Kind>) -> Result<(scenario::Scenario, Vec<Kind>, Vec<String>), ExitCode> {
+    let s = load(name)?;
+    let (kinds, skipped) = kinds(asked, &s).map_err(|e| {
+        eprintln!("dnslab: {e}");
+        ExitCode::from(2)
+    })?;
     for k in &skipped {
         eprintln!("dnslab: skipping {k}");
     }
+    Ok((s, kinds, skipped))
+}
+
+fn run(name: &str, asked: Vec<Kind>, format: Format, repeat: u32, evidence: Option<std::path::PathBuf>, junit: Option<std::path::PathBuf>) -> ExitCode {
+    let (s, kinds, skipped) = match load_with_kinds(name, asked) {
+        Ok((s, k, sk)) => (s.with_repeat(repeat), k, sk),
+        Err(c) => return c,
+    };
     let (evidence_dir, asked_for) = match evidence {
         Some(d) => (d, true),
         None => (
@@ -300,20 +303,10 @@ fn run(name: &str, asked: Vec<Kind>, format: Format, repeat: u32, evidence: Opti
 
 fn audit(name: &str, asked: Vec<Kind>, format: Format) -> ExitCode {
     use harness::audit;
-    let s = match load(name) {
-        Ok(s) => s,
+    let (s, kinds, _) = match load_with_kinds(name, asked) {
+        Ok(x) => x,
         Err(c) => return c,
     };
-    let (kinds, skipped) = match kinds(asked, &s) {
-        Ok(k) => k,
-        Err(e) => {
-            eprintln!("dnslab: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    for k in &skipped {
-        eprintln!("dnslab: skipping {k}");
-    }
     let mut findings = audit::zone_checks(&s);
     // The servers' checks do not depend on the resolver kind: once is enough.
     let kinds = if kinds.is_empty() { vec![Kind::Hickory] } else { kinds };

@@ -412,7 +412,11 @@ impl Outcome {
     /// Servers that serve the same zones are one group (`ns1.msft.net|ns2.msft.net`):
     /// which of them a resolver picks is its own random choice. `group` names
     /// a server's group.
-    pub fn stable(&self, owner: impl Fn(IpAddr) -> String, group: impl Fn(&str) -> String) -> serde_json::Value {
+    ///
+    /// `priming(qname)` says a name belongs to the resolver's priming of the
+    /// root (RFC 8109: the root's NS set and its servers' own names): when a
+    /// resolver does that is its own timer, not the scenario, so it is left out.
+    pub fn stable(&self, owner: impl Fn(IpAddr) -> String, group: impl Fn(&str) -> String, priming: impl Fn(&str) -> bool) -> serde_json::Value {
         // Counted queries are judged by their rates; their names collapse to the
         // template. Where there are rates, the port a packet leaves from is
         // random by design, so only the counted names' traffic is shown.
@@ -481,6 +485,7 @@ impl Outcome {
                 for u in r
                     .upstream
                     .iter()
+                    .filter(|u| !priming(&u.qname))
                     .filter(|u| templates.is_empty() || (name(&u.qname) != u.qname && u.transport == Transport::Udp))
                 {
                     let e = sums
@@ -534,6 +539,7 @@ impl Outcome {
             let counts = grouped.entry(group(s)).or_default();
             for r in log
                 .iter()
+                .filter(|r| !priming(&r.qname))
                 .filter(|r| templates.is_empty() || (name(&r.qname) != r.qname && r.transport == Transport::Udp))
             {
                 *counts
@@ -550,7 +556,12 @@ impl Outcome {
             }
         }
         // How often a query arrived depends on retransmit timers; whether it did, does not.
-        let servers: BTreeMap<String, Vec<String>> = grouped.into_iter().map(|(g, counts)| (g, counts.into_keys().collect())).collect();
+        // A server that saw only left-out traffic (priming, uncounted names) is left out too.
+        let servers: BTreeMap<String, Vec<String>> = grouped
+            .into_iter()
+            .filter(|(_, counts)| !counts.is_empty())
+            .map(|(g, counts)| (g, counts.into_keys().collect()))
+            .collect();
         let firewalls: BTreeMap<&String, BTreeMap<&String, &str>> = self
             .firewalls
             .iter()

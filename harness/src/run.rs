@@ -44,18 +44,14 @@ impl Progress for () {}
 /// Starts every authoritative server of the scenario in its node.
 fn start_servers(lab: &lab::Lab, scenario: &Scenario, log: &nameserver::Log, t0: Instant) -> Result<Vec<NameServer>, RunError> {
     let mut servers = Vec::new();
+    // The root servers a lame server's upward referral names.
+    let roots: std::collections::BTreeSet<Name> = scenario.root_hints().into_iter().map(|(n, _)| n).collect();
     for (node, server) in scenario.servers() {
         let zones = scenario.zones.iter().filter(|z| server.zones.contains(&z.origin)).cloned().collect();
         let addrs = node.interfaces.iter().flat_map(|(_, a)| a.iter().copied()).collect();
         let lame = nameserver::Lameness {
             zones: server.lame.clone(),
-            roots: scenario
-                .root_hints()
-                .into_iter()
-                .map(|(n, _)| n)
-                .collect::<std::collections::BTreeSet<_>>()
-                .into_iter()
-                .collect(),
+            roots: roots.iter().cloned().collect(),
         };
         servers.push(nameserver::start(lab, &node.name, &server.hostname, addrs, zones, lame, log.clone(), t0)?);
     }
@@ -102,12 +98,19 @@ fn start_resolver(lab: &lab::Lab, scenario: &Scenario, node: &str, kind: Kind, d
     let ndir = dir.path.join(node);
     std::fs::create_dir_all(&ndir).map_err(|e| format!("{}: {e}", ndir.display()))?;
     let r = scenario.node(node).and_then(|n| n.resolver.as_ref()).expect("a resolver node");
+    let addr = scenario.address(node).expect("linted: connected");
+    // A resolver that limits who may ask still serves its own node: the
+    // readiness checks ask from there.
+    let allow: Vec<ipnet::IpNet> = match r.allow.is_empty() {
+        true => vec![],
+        false => r.allow.iter().copied().chain([ipnet::IpNet::from(addr)]).collect(),
+    };
     let spec = resolver::Spec {
-        allow: &r.allow,
+        allow: &allow,
         local_zones: &r.local_zones,
         lab,
         node,
-        addr: scenario.address(node).expect("linted: connected"),
+        addr,
         hints: &scenario.root_hints(),
         source_ports: scenario.node(node).and_then(|n| n.resolver.as_ref()).and_then(|r| r.source_ports),
         forwards: &scenario.forwards(),
@@ -223,9 +226,12 @@ pub fn run(scenario: &Scenario, kind: Kind, progress: &dyn Progress, evidence: O
             reports.get_mut(&node).expect("report").status = format!("crashed ({status}):\n{}", r.log_tail(15));
         }
     }
-    let received = log.lock().expect("log").clone();
-    for (node, cap) in captures {
-        let sent = cap.finish();
+    // Captures end first, then the log is read once what was sent last has
+    // landed: read the other way round, a query a resolver sent as it was
+    // stopped would count as lost.
+    let sent: Vec<(String, Vec<crate::capture::Sent>)> = captures.into_iter().map(|(node, cap)| (node, cap.finish())).collect();
+    let received = settled(&log);
+    for (node, sent) in sent {
         let to_servers: Vec<&nameserver::Received> = received.iter().collect();
         let host_of = |a: IpAddr| scenario.host_of(a).unwrap_or_else(|| a.to_string());
         let report = reports.get_mut(&node).expect("report");
@@ -293,6 +299,20 @@ pub fn run(scenario: &Scenario, kind: Kind, progress: &dyn Progress, evidence: O
         timings,
         failures,
     })
+}
+
+/// The servers' log once no query has arrived for a moment (at most 0.5 s).
+fn settled(log: &nameserver::Log) -> Vec<nameserver::Received> {
+    let deadline = Instant::now() + Duration::from_millis(500);
+    let mut len = log.lock().expect("log").len();
+    loop {
+        std::thread::sleep(Duration::from_millis(20));
+        let now = log.lock().expect("log").len();
+        if now == len || Instant::now() > deadline {
+            return log.lock().expect("log").clone();
+        }
+        len = now;
+    }
 }
 
 /// Copies what a person needs to check the run: `resolvers/NODE/` (config,

@@ -3,11 +3,14 @@
 
 use std::net::IpAddr;
 
+use hickory_proto::rr::Name;
+
 use crate::outcome::Outcome;
 use crate::scenario::Scenario;
 
-/// [`Outcome::stable`] with node names for addresses, and servers that
-/// serve the same zones grouped (a resolver's choice among them is random).
+/// [`Outcome::stable`] with node names for addresses, servers that serve
+/// the same zones grouped (a resolver's choice among them is random), and
+/// the priming of the root left out (its timing is the resolver's own).
 pub fn stable(s: &Scenario, o: &Outcome) -> serde_json::Value {
     let owner = |a: IpAddr| {
         s.nodes
@@ -29,5 +32,9 @@ pub fn stable(s: &Scenario, o: &Outcome) -> serde_json::Value {
         peers.sort();
         peers.join("|")
     };
-    o.stable(owner, group)
+    // The root and its servers' names up to the root: `.`, `net.`,
+    // `root-servers.net.`, `a.root-servers.net.`.
+    let roots: Vec<Name> = s.root_hints().into_iter().map(|(n, _)| n).collect();
+    let priming = |qname: &str| Name::from_ascii(qname).is_ok_and(|q| roots.iter().any(|r| q.zone_of(r)));
+    o.stable(owner, group, priming)
 }

@@ -35,6 +35,11 @@ impl Kind {
         }
     }
 
+    /// Every kind's name, for messages: `hickory, unbound, ...`.
+    pub fn names() -> String {
+        Kind::ALL.map(|k| k.name()).join(", ")
+    }
+
     pub fn parse(s: &str) -> Option<Kind> {
         Kind::ALL.into_iter().find(|k| k.name() == s)
     }

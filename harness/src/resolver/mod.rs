@@ -133,14 +133,15 @@ impl Running {
 }
 
 /// Polls with a non-recursive query (it causes no upstream traffic) until
-/// any DNS answer comes back.
+/// any DNS answer comes back, then until each local zone answers (named
+/// answers before its zones are loaded, with SERVFAIL for them).
 fn wait_ready(spec: &Spec, running: &mut Running, within: Duration) -> Result<(), String> {
     let deadline = Instant::now() + within;
-    let ask = Ask {
+    let ask = |name: Name, rd: bool| Ask {
         server: spec.addr,
-        name: Name::root(),
-        qtype: RecordType::NS,
-        recursion_desired: false,
+        name,
+        qtype: if rd { RecordType::SOA } else { RecordType::NS },
+        recursion_desired: rd,
         transport: Transport::Udp,
         source: Some(spec.addr),
         port: PortSpec::Random,
@@ -148,20 +149,36 @@ fn wait_ready(spec: &Spec, running: &mut Running, within: Duration) -> Result<()
         tries: 1,
         edns: None,
     };
-    loop {
-        if let Some(status) = running.exited() {
-            return Err(format!("{} exited before it was ready ({status}):\n{}", running.kind, running.log_tail(15)));
+    let checks = std::iter::once((ask(Name::root(), false), "any answer"))
+        .chain(spec.local_zones.iter().map(|z| (ask(z.origin.clone(), true), "its local zones loaded")));
+    for (check, what) in checks {
+        loop {
+            if let Some(status) = running.exited() {
+                return Err(format!("{} exited before it was ready ({status}):\n{}", running.kind, running.log_tail(15)));
+            }
+            let a = check.clone();
+            let answer = probe::block_in(spec.lab, spec.node, move || async move { probe::ask(&a).await }).map_err(|e| e.to_string())?;
+            let ready = match check.recursion_desired {
+                false => answer.rcode != crate::dns::TIMEOUT,
+                true => answer.rcode == "NOERROR" || answer.rcode == "NXDOMAIN",
+            };
+            if ready {
+                break;
+            }
+            if Instant::now() > deadline {
+                return Err(format!(
+                    "{} did not answer within {within:?} ({what}: {} {} -> {}):\n{}",
+                    running.kind,
+                    check.name,
+                    check.qtype,
+                    answer.rcode,
+                    running.log_tail(15)
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(20));
         }
-        let a = ask.clone();
-        let answer = probe::block_in(spec.lab, spec.node, move || async move { probe::ask(&a).await }).map_err(|e| e.to_string())?;
-        if answer.rcode != crate::dns::TIMEOUT {
-            return Ok(());
-        }
-        if Instant::now() > deadline {
-            return Err(format!("{} did not answer within {within:?}:\n{}", running.kind, running.log_tail(15)));
-        }
-        std::thread::sleep(Duration::from_millis(20));
     }
+    Ok(())
 }
 
 /// Writes the root hints zone (`. NS name`, `name A addr`) most resolvers read.
@@ -218,13 +235,17 @@ pub(crate) fn version_of(bin: &Path, args: &[&str]) -> String {
         .to_string()
 }
 
-/// Writes a zone as a master file (absolute names, one record a line) into
-/// the resolver's directory; returns its path.
-pub(crate) fn zone_file(spec: &Spec, zone: &Zone) -> Result<PathBuf, String> {
-    let text: String = zone.records.iter().map(|r| format!("{r}\n")).collect();
-    let path = spec.dir.join(format!("{}zone", zone.origin));
-    std::fs::write(&path, text).map_err(|e| e.to_string())?;
-    Ok(path)
+/// Writes each local zone as a master file (absolute names, one record a
+/// line) into the resolver's directory; returns (origin, path) pairs.
+pub(crate) fn zone_files(spec: &Spec) -> Result<Vec<(String, PathBuf)>, String> {
+    let mut out = Vec::new();
+    for zone in spec.local_zones {
+        let text: String = zone.records.iter().map(|r| format!("{r}\n")).collect();
+        let path = spec.dir.join(format!("{}zone", zone.origin));
+        std::fs::write(&path, text).map_err(|e| e.to_string())?;
+        out.push((zone.origin.to_string(), path));
+    }
+    Ok(out)
 }
 
 /// Fills `{key}` placeholders in a config template.

@@ -21,11 +21,10 @@ pub(super) fn start(spec: &Spec) -> Result<Running, String> {
         let list: String = spec.allow.iter().map(|n| format!("{n}; ")).collect();
         format!("    allow-recursion {{ {list}}};\n    allow-query-cache {{ {list}}};")
     };
-    let mut local = Vec::new();
-    for z in spec.local_zones {
-        let file = super::zone_file(spec, z)?;
-        local.push(format!("zone \"{}\" {{ type primary; file \"{}\"; }};", z.origin, file.display()));
-    }
+    let local: Vec<String> = super::zone_files(spec)?
+        .into_iter()
+        .map(|(origin, file)| format!("zone \"{origin}\" {{ type primary; file \"{}\"; }};", file.display()))
+        .collect();
     let config = super::render(
         TEMPLATE,
         &[

@@ -17,16 +17,12 @@ pub(super) fn start(spec: &Spec) -> Result<Running, String> {
     let access = if spec.allow.is_empty() {
         "0.0.0.0/0, ::/0".to_string()
     } else {
-        // Plus itself: the readiness check asks from the node's own address,
-        // and pdns drops, rather than refuses, everyone else.
-        let own = ipnet::IpNet::from(spec.addr);
-        spec.allow.iter().chain([&own]).map(|n| n.to_string()).collect::<Vec<_>>().join(", ")
+        spec.allow.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(", ")
     };
-    let mut local = Vec::new();
-    for z in spec.local_zones {
-        let file = super::zone_file(spec, z)?;
-        local.push(format!("{}={}", z.origin, file.display()));
-    }
+    let local: Vec<String> = super::zone_files(spec)?
+        .into_iter()
+        .map(|(origin, file)| format!("{origin}={}", file.display()))
+        .collect();
     let config = super::render(
         TEMPLATE,
         &[

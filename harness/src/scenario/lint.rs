@@ -362,7 +362,7 @@ lints! {
             let low = r.source_ports.as_ref().and_then(|p| v::ports(p).ok()).is_some_and(|p| p.lo < 1024);
             for k in r.kinds.iter().flatten() {
                 match Kind::parse(k) {
-                    None => out.push((k.pos, format!("`{}`; known: {}", k.value, Kind::ALL.map(|k| k.name()).join(", ")))),
+                    None => out.push((k.pos, format!("`{}`; known: {}", k.value, Kind::names()))),
                     Some(kind) if low => {
                         if let Some(why) = kind.low_ports_refusal() {
                             out.push((k.pos, format!("`{}` asks for source ports {}: {why}", n.value, r.source_ports.as_ref().map_or("", |p| &p.value))));
@@ -461,7 +461,7 @@ lints! {
                     out.push((key.pos, format!("`{node}` is not one of the resolvers this query goes through ({})", via.join(", "))));
                 }
                 if key.value.contains('@') && kind.is_none() {
-                    out.push((key.pos, format!("`{}`: after `@` comes a resolver kind: {}", key.value, Kind::ALL.map(|k| k.name()).join(", "))));
+                    out.push((key.pos, format!("`{}`: after `@` comes a resolver kind: {}", key.value, Kind::names())));
                 }
                 for (rate, b) in &rates.0 {
                     if !v::RATES.contains(&rate.value.as_str()) {
@@ -536,7 +536,7 @@ lints! {
             }
             for k in f.kinds.iter().flat_map(|k| k.0.iter()) {
                 if Kind::parse(k).is_none() {
-                    out.push((k.pos, format!("`{}` is not a resolver kind; expected one of {}", k.value, Kind::ALL.map(|k| k.name()).join(", "))));
+                    out.push((k.pos, format!("`{}` is not a resolver kind; expected one of {}", k.value, Kind::names())));
                 }
             }
         }

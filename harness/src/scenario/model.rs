@@ -534,10 +534,9 @@ impl Scenario {
     /// Is the server `host` (`ns2.example.net`) lame for the zone `qname` is in?
     pub fn is_lame(&self, host: &str, qname: &str) -> bool {
         let (Ok(host), Ok(q)) = (v::name(host), v::name(qname)) else { return false };
-        self.servers().filter(|(_, s)| s.hostname == host).any(|(_, s)| {
-            let served = s.zones.iter().filter(|z| z.zone_of(&q)).map(|z| z.num_labels()).max();
-            s.lame.iter().any(|(z, _)| z.zone_of(&q) && served.is_none_or(|d| z.num_labels() > d))
-        })
+        self.servers()
+            .filter(|(_, s)| s.hostname == host)
+            .any(|(_, s)| crate::authority::lame_mode(&s.zones, &s.lame, &q).is_some())
     }
 
     pub fn address(&self, node: &str) -> Option<IpAddr> {
