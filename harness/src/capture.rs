@@ -1,12 +1,18 @@
-//! Watching the wire: an AF_PACKET socket inside a node records every DNS
-//! query the node sends (UDP datagrams, TCP SYNs and TCP queries), as the
-//! sender saw it, before any firewall or NAT. Matched against what servers
-//! received, this tells which queries were lost on the way.
+//! Watching the wire: an AF_PACKET socket inside every node records each DNS
+//! packet (UDP or TCP, port 53 on either side) the node sends or receives,
+//! with the kernel's timestamp (`tcpdump -i any port 53`).
+//!
+//! - What a node *sent* is what its sender saw, before any firewall or NAT
+//!   further on: [`sent`] turns it into the queries a resolver sent, and the
+//!   pcap files in the evidence hold exactly these packets.
+//! - What it *received* as well lets [`crate::wire`] follow each message hop
+//!   by hop and find where a firewall dropped it.
 
+use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use hickory_proto::op::Message;
 use serde::{Deserialize, Serialize};
@@ -27,21 +33,38 @@ pub struct Sent {
     pub qtype: Option<String>,
 }
 
+/// One Ethernet frame as a node's interface saw it.
+#[derive(Debug, Clone)]
+pub struct Frame {
+    pub node: String,
+    pub iface: String,
+    /// Kernel receive timestamp, microseconds since the Unix epoch.
+    pub us: u64,
+    /// Sent by this node (its own or forwarded), not received.
+    pub out: bool,
+    pub data: Vec<u8>,
+}
+
+/// Microseconds since the Unix epoch, the clock of [`Frame::us`].
+pub fn now_us() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros() as u64)
+}
+
 /// A running capture; [`Capture::finish`] stops it and returns what it saw.
 pub struct Capture {
     stop: Arc<AtomicBool>,
-    seen: Arc<Mutex<Vec<Sent>>>,
+    seen: Arc<Mutex<Vec<Frame>>>,
     thread: Option<std::thread::JoinHandle<std::io::Result<std::io::Result<()>>>>,
 }
 
 impl Capture {
-    /// Starts capturing in `node` (`tcpdump -i any -Q out dst port 53`).
-    pub fn start(lab: &lab::Lab, node: &str, t0: Instant) -> lab::Result<Capture> {
+    /// Starts capturing in `node` (`tcpdump -i any port 53`).
+    pub fn start(lab: &lab::Lab, node: &str) -> lab::Result<Capture> {
         let stop = Arc::new(AtomicBool::new(false));
         let seen = Arc::new(Mutex::new(Vec::new()));
-        let (s, out) = (stop.clone(), seen.clone());
+        let (s, out, name) = (stop.clone(), seen.clone(), node.to_string());
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
-        let thread = lab.thread(node, move || sniff(&s, &out, t0, ready_tx))?;
+        let thread = lab.thread(node, move || sniff(&name, &s, &out, ready_tx))?;
         let ready = ready_rx.recv().unwrap_or_else(|_| Err(std::io::Error::other("capture thread ended early")));
         ready.map_err(|e| lab::Error::Io {
             what: format!("capture in {node}"),
@@ -54,7 +77,8 @@ impl Capture {
         })
     }
 
-    pub fn finish(mut self) -> Vec<Sent> {
+    /// Stops the capture once it has read every packet already queued.
+    pub fn finish(mut self) -> Vec<Frame> {
         self.stop.store(true, Ordering::Relaxed);
         if let Some(t) = self.thread.take() {
             let _ = t.join();
@@ -69,7 +93,10 @@ impl Drop for Capture {
     }
 }
 
-fn sniff(stop: &AtomicBool, out: &Mutex<Vec<Sent>>, t0: Instant, ready: std::sync::mpsc::Sender<std::io::Result<()>>) -> std::io::Result<()> {
+/// `ioctl(SIOCGSTAMP)`: the kernel timestamp of the last packet read.
+const SIOCGSTAMP: libc::c_ulong = 0x8906;
+
+fn sniff(node: &str, stop: &AtomicBool, out: &Mutex<Vec<Frame>>, ready: std::sync::mpsc::Sender<std::io::Result<()>>) -> std::io::Result<()> {
     // SAFETY: plain socket syscalls on an fd we own and close below.
     let fd = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW, (libc::ETH_P_ALL as u16).to_be() as i32) };
     if fd < 0 {
@@ -78,91 +105,180 @@ fn sniff(stop: &AtomicBool, out: &Mutex<Vec<Sent>>, t0: Instant, ready: std::syn
         return Err(e);
     }
     let tv = libc::timeval { tv_sec: 0, tv_usec: 50_000 };
+    let rcvbuf: libc::c_int = 8 << 20;
     unsafe {
-        libc::setsockopt(
-            fd,
-            libc::SOL_SOCKET,
-            libc::SO_RCVTIMEO,
-            &tv as *const _ as *const libc::c_void,
-            std::mem::size_of_val(&tv) as u32,
-        )
-    };
+        setopt(fd, libc::SO_RCVTIMEO, &tv);
+        // A burst of queries must not overflow the queue before we read it.
+        setopt(fd, libc::SO_RCVBUFFORCE, &rcvbuf);
+        // The first SIOCGSTAMP turns timestamping on for later packets.
+        let mut ts: libc::timeval = std::mem::zeroed();
+        libc::ioctl(fd, SIOCGSTAMP, &mut ts);
+    }
     let _ = ready.send(Ok(()));
+    let mut names: HashMap<i32, String> = HashMap::new();
     let mut buf = vec![0u8; 65536];
-    while !stop.load(Ordering::Relaxed) {
+    loop {
+        // Once told to stop, read what is queued without waiting, then end:
+        // a packet sent just before the stop is still in the queue.
+        let draining = stop.load(Ordering::Relaxed);
         let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
         let mut len = std::mem::size_of::<libc::sockaddr_ll>() as u32;
+        let flags = if draining { libc::MSG_DONTWAIT } else { 0 };
         let n = unsafe {
             libc::recvfrom(
                 fd,
                 buf.as_mut_ptr() as *mut libc::c_void,
                 buf.len(),
-                0,
+                flags,
                 &mut sll as *mut _ as *mut libc::sockaddr,
                 &mut len,
             )
         };
-        if n <= 0 || sll.sll_pkttype != libc::PACKET_OUTGOING || sll.sll_ifindex == 1 {
-            continue; // timeout, an incoming packet, or loopback
+        if n <= 0 {
+            if draining {
+                break;
+            }
+            continue; // the receive timeout: look at `stop` again
         }
-        if let Some(mut s) = parse_frame(&buf[..n as usize]) {
-            s.at_ms = t0.elapsed().as_millis() as u64;
-            out.lock().expect("capture lock").push(s);
+        let out_dir = match sll.sll_pkttype {
+            libc::PACKET_OUTGOING => true,
+            libc::PACKET_HOST => false,
+            _ => continue, // broadcast, multicast, another host's
+        };
+        if sll.sll_ifindex == 1 || !is_dns(&buf[..n as usize]) {
+            continue; // loopback, or not DNS
         }
+        let mut ts: libc::timeval = unsafe { std::mem::zeroed() };
+        let us = match unsafe { libc::ioctl(fd, SIOCGSTAMP, &mut ts) } {
+            0 if ts.tv_sec > 0 => ts.tv_sec as u64 * 1_000_000 + ts.tv_usec as u64,
+            _ => now_us(),
+        };
+        let iface = names.entry(sll.sll_ifindex).or_insert_with(|| if_name(sll.sll_ifindex)).clone();
+        out.lock().expect("capture lock").push(Frame {
+            node: node.to_string(),
+            iface,
+            us,
+            out: out_dir,
+            data: buf[..n as usize].to_vec(),
+        });
     }
     unsafe { libc::close(fd) };
     Ok(())
 }
 
-/// Ethernet -> IPv4/IPv6 -> UDP/TCP to port 53 -> DNS question.
-pub fn parse_frame(f: &[u8]) -> Option<Sent> {
+unsafe fn setopt<T>(fd: i32, opt: i32, v: &T) {
+    unsafe { libc::setsockopt(fd, libc::SOL_SOCKET, opt, v as *const T as *const libc::c_void, std::mem::size_of::<T>() as u32) };
+}
+
+/// The interface's name in this thread's namespace (`ip link`).
+fn if_name(index: i32) -> String {
+    let mut b = [0 as libc::c_char; libc::IF_NAMESIZE];
+    // SAFETY: the buffer is IF_NAMESIZE long, as if_indextoname needs.
+    let p = unsafe { libc::if_indextoname(index as u32, b.as_mut_ptr()) };
+    if p.is_null() {
+        return format!("if{index}");
+    }
+    unsafe { std::ffi::CStr::from_ptr(p) }.to_string_lossy().into_owned()
+}
+
+/// The parts of an Ethernet frame a DNS lab looks at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Packet<'a> {
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    pub sport: u16,
+    pub dport: u16,
+    pub transport: Transport,
+    /// A TCP segment with SYN set and ACK not: a connection attempt.
+    pub syn: bool,
+    /// The DNS message, without TCP's length prefix; empty if none.
+    pub dns: &'a [u8],
+}
+
+/// Ethernet -> IPv4/IPv6 -> UDP/TCP.
+pub fn parse_packet(f: &[u8]) -> Option<Packet<'_>> {
     let ethertype = u16::from_be_bytes([*f.get(12)?, *f.get(13)?]);
     let ip = f.get(14..)?;
-    let (dst, proto, l4): (IpAddr, u8, &[u8]) = match ethertype {
+    let (src, dst, proto, l4): (IpAddr, IpAddr, u8, &[u8]) = match ethertype {
         0x0800 => {
             let ihl = ((ip.first()? & 0x0f) as usize) * 4;
+            let src = Ipv4Addr::new(*ip.get(12)?, *ip.get(13)?, *ip.get(14)?, *ip.get(15)?);
             let dst = Ipv4Addr::new(*ip.get(16)?, *ip.get(17)?, *ip.get(18)?, *ip.get(19)?);
-            (dst.into(), *ip.get(9)?, ip.get(ihl..)?)
+            let total = u16::from_be_bytes([*ip.get(2)?, *ip.get(3)?]) as usize;
+            (src.into(), dst.into(), *ip.get(9)?, ip.get(ihl..total.min(ip.len()))?)
         }
         0x86dd => {
+            let s: [u8; 16] = ip.get(8..24)?.try_into().ok()?;
             let d: [u8; 16] = ip.get(24..40)?.try_into().ok()?;
-            (Ipv6Addr::from(d).into(), *ip.get(6)?, ip.get(40..)?)
+            let plen = u16::from_be_bytes([*ip.get(4)?, *ip.get(5)?]) as usize;
+            (
+                Ipv6Addr::from(s).into(),
+                Ipv6Addr::from(d).into(),
+                *ip.get(6)?,
+                ip.get(40..(40 + plen).min(ip.len()))?,
+            )
         }
         _ => return None,
     };
     let sport = u16::from_be_bytes([*l4.first()?, *l4.get(1)?]);
     let dport = u16::from_be_bytes([*l4.get(2)?, *l4.get(3)?]);
-    if dport != 53 {
-        return None;
-    }
     let (transport, syn, dns) = match proto {
         17 => (Transport::Udp, false, l4.get(8..)?),
         6 => {
             let off = ((l4.get(12)? >> 4) as usize) * 4;
             let flags = *l4.get(13)?;
             let payload = l4.get(off..)?;
-            if flags & 0x02 != 0 && flags & 0x10 == 0 {
-                (Transport::Tcp, true, &[][..])
-            } else if payload.len() > 2 {
-                (Transport::Tcp, false, &payload[2..])
-            } else {
-                return None;
-            }
+            let syn = flags & 0x02 != 0 && flags & 0x10 == 0;
+            (Transport::Tcp, syn, payload.get(2..).unwrap_or_default())
         }
         _ => return None,
     };
-    let mut s = Sent {
-        at_ms: 0,
+    Some(Packet {
+        src,
         dst,
         sport,
+        dport,
         transport,
         syn,
+        dns,
+    })
+}
+
+fn is_dns(f: &[u8]) -> bool {
+    parse_packet(f).is_some_and(|p| p.sport == 53 || p.dport == 53)
+}
+
+/// The queries among `frames` that `node` sent, `at_ms` counted from `t0_us`.
+pub fn sent(frames: &[Frame], node: &str, t0_us: u64) -> Vec<Sent> {
+    frames
+        .iter()
+        .filter(|f| f.out && f.node == node)
+        .filter_map(|f| {
+            let mut s = parse_frame(&f.data)?;
+            s.at_ms = f.us.saturating_sub(t0_us) / 1000;
+            Some(s)
+        })
+        .collect()
+}
+
+/// A query towards port 53: its destination, ports and question.
+pub fn parse_frame(f: &[u8]) -> Option<Sent> {
+    let p = parse_packet(f)?;
+    if p.dport != 53 {
+        return None;
+    }
+    let mut s = Sent {
+        at_ms: 0,
+        dst: p.dst,
+        sport: p.sport,
+        transport: p.transport,
+        syn: p.syn,
         id: None,
         qname: None,
         qtype: None,
     };
-    if !syn {
-        let m = Message::from_vec(dns).ok()?;
+    if !p.syn {
+        let m = Message::from_vec(p.dns).ok()?;
         let q = m.queries.first()?;
         s.id = Some(m.metadata.id);
         s.qname = Some(q.name().to_string());

@@ -35,6 +35,10 @@ pub struct Outcome {
     pub timings: Timings,
     /// Every expectation that did not hold.
     pub failures: Vec<String>,
+    /// Every DNS message of the run in time order, followed hop by hop:
+    /// what ladder diagrams are drawn from.
+    #[serde(default)]
+    pub messages: Vec<crate::wire::Message>,
 }
 
 /// A counted query through one resolver, summarised: intermittent

@@ -157,14 +157,19 @@ pub fn run(scenario: &Scenario, kind: Kind, progress: &dyn Progress, evidence: O
     tick(&mut timings.lab_up_ms);
     progress.step("lab up");
 
+    // Every node's DNS packets, from before the first server starts.
+    let mut captures = BTreeMap::new();
+    for node in &scenario.nodes {
+        captures.insert(node.name.clone(), Capture::start(&lab, &node.name)?);
+    }
     let t0 = Instant::now();
+    let t0_us = crate::capture::now_us();
     let log: nameserver::Log = Arc::new(Mutex::new(Vec::new()));
     let servers = start_servers(&lab, scenario, &log, t0)?;
     tick(&mut timings.servers_ready_ms);
     progress.step("servers ready");
 
     let dir = WorkDir::new(&scenario.name, kind)?;
-    let mut captures = BTreeMap::new();
     let mut running = BTreeMap::new();
     let mut reports = BTreeMap::new();
     for node in scenario.resolvers() {
@@ -188,7 +193,6 @@ pub fn run(scenario: &Scenario, kind: Kind, progress: &dyn Progress, evidence: O
             );
             continue;
         }
-        captures.insert(node.name.clone(), Capture::start(&lab, &node.name, t0)?);
         let (version, status) = match start_resolver(&lab, scenario, &node.name, kind, &dir) {
             Ok(r) => {
                 let v = r.version.clone();
@@ -229,15 +233,20 @@ pub fn run(scenario: &Scenario, kind: Kind, progress: &dyn Progress, evidence: O
     // Captures end first, then the log is read once what was sent last has
     // landed: read the other way round, a query a resolver sent as it was
     // stopped would count as lost.
-    let sent: Vec<(String, Vec<crate::capture::Sent>)> = captures.into_iter().map(|(node, cap)| (node, cap.finish())).collect();
+    let mut frames: Vec<crate::capture::Frame> = captures.into_values().flat_map(Capture::finish).collect();
+    frames.sort_by_key(|f| f.us);
     let received = settled(&log);
-    for (node, sent) in sent {
+    let ran: Vec<String> = reports.keys().filter(|n| scenario.runs_kind(n, kind)).cloned().collect();
+    for node in ran {
+        let sent = crate::capture::sent(&frames, &node, t0_us);
         let to_servers: Vec<&nameserver::Received> = received.iter().collect();
         let host_of = |a: IpAddr| scenario.host_of(a).unwrap_or_else(|| a.to_string());
         let report = reports.get_mut(&node).expect("report");
         report.upstream = outcome::upstream(&sent, &to_servers, host_of);
         report.count_waste(|server, qname| scenario.is_lame(server, qname));
     }
+    let owner = |a: IpAddr| scenario.node_of(a).map(|n| n.name.clone());
+    let messages = crate::wire::messages(&frames, owner, t0_us);
     let mut firewalls = BTreeMap::new();
     for n in scenario.nodes.iter().filter(|n| !n.firewall.is_empty()) {
         firewalls.insert(n.name.clone(), lab.counters(&n.name)?);
@@ -248,7 +257,8 @@ pub fn run(scenario: &Scenario, kind: Kind, progress: &dyn Progress, evidence: O
     }
 
     if let Some(out) = evidence {
-        keep_evidence(out, scenario, &lab, &dir.path, &by_server).map_err(|e| RunError::Other(format!("evidence in {}: {e}", out.display())))?;
+        crate::evidence::keep(out, scenario, &lab, &dir.path, &by_server, &frames)
+            .map_err(|e| RunError::Other(format!("evidence in {}: {e}", out.display())))?;
     }
     let t = Instant::now();
     drop(servers);
@@ -287,7 +297,7 @@ pub fn run(scenario: &Scenario, kind: Kind, progress: &dyn Progress, evidence: O
             q.rcode
         ));
     }
-    Ok(Outcome {
+    let outcome = Outcome {
         scenario: scenario.name.clone(),
         kind,
         probes,
@@ -298,7 +308,12 @@ pub fn run(scenario: &Scenario, kind: Kind, progress: &dyn Progress, evidence: O
         rates,
         timings,
         failures,
-    })
+        messages,
+    };
+    if let Some(out) = evidence {
+        crate::evidence::ladders(out, &outcome).map_err(|e| RunError::Other(format!("evidence in {}: {e}", out.display())))?;
+    }
+    Ok(outcome)
 }
 
 /// The servers' log once no query has arrived for a moment (at most 0.5 s).
@@ -318,35 +333,6 @@ fn settled(log: &nameserver::Log) -> Vec<nameserver::Received> {
 /// Copies what a person needs to check the run: `resolvers/NODE/` (config,
 /// root hints, log), `servers/HOST.jsonl` (every query received) and
 /// `firewalls/NODE.nft` (the rules as loaded).
-fn keep_evidence(
-    out: &std::path::Path,
-    scenario: &Scenario,
-    lab: &lab::Lab,
-    work: &std::path::Path,
-    by_server: &BTreeMap<String, Vec<nameserver::Received>>,
-) -> std::io::Result<()> {
-    for sub in ["resolvers", "servers", "firewalls"] {
-        std::fs::create_dir_all(out.join(sub))?;
-    }
-    for entry in std::fs::read_dir(work)?.flatten() {
-        let to = out.join("resolvers").join(entry.file_name());
-        std::fs::create_dir_all(&to)?;
-        for f in std::fs::read_dir(entry.path())?.flatten().filter(|f| f.path().is_file()) {
-            std::fs::copy(f.path(), to.join(f.file_name()))?;
-        }
-    }
-    for (host, log) in by_server {
-        let lines: Vec<String> = log.iter().map(|r| serde_json::to_string(r).expect("serializable")).collect();
-        std::fs::write(out.join("servers").join(format!("{host}.jsonl")), lines.join("\n") + "\n")?;
-    }
-    for n in &scenario.nodes {
-        if let Some(rules) = lab.ruleset(&n.name) {
-            std::fs::write(out.join("firewalls").join(format!("{}.nft", n.name)), rules)?;
-        }
-    }
-    Ok(())
-}
-
 fn ask_of_probe(p: &Probe) -> Ask {
     Ask {
         server: p.server_addr,

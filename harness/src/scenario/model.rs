@@ -539,6 +539,11 @@ impl Scenario {
             .any(|(_, s)| crate::authority::lame_mode(&s.zones, &s.lame, &q).is_some())
     }
 
+    /// The node that holds `addr` on one of its interfaces.
+    pub fn node_of(&self, addr: IpAddr) -> Option<&Node> {
+        self.nodes.iter().find(|n| n.interfaces.iter().any(|(_, a)| a.contains(&addr)))
+    }
+
     pub fn address(&self, node: &str) -> Option<IpAddr> {
         self.node(node)?.interfaces.iter().flat_map(|(_, a)| a.iter().copied()).next()
     }
