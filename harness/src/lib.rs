@@ -4,7 +4,8 @@
 //! - [`scenario::load`] reads and checks a scenario file into a [`scenario::Scenario`].
 //! - [`run::run`] builds its lab ([`lab::Lab::up`]), starts our authoritative
 //!   servers ([`nameserver`]) and a resolver per resolver node ([`resolver`]),
-//!   sends the probes and queries ([`probe`]), watches the wire ([`capture`]) and
+//!   sends the probes and queries ([`probe`]), watches the wire ([`capture`],
+//!   followed hop by hop in [`wire`]) and
 //!   returns an [`outcome::Outcome`]: plain data, from which [`report`] makes
 //!   tables and JSON and the tests make snapshots.
 //! - [`zone`] parses zone files and derives delegations and glue.
@@ -14,6 +15,8 @@ pub mod audit;
 pub mod authority;
 pub mod capture;
 pub mod dns;
+pub mod evidence;
+pub mod ladder;
 pub mod nameserver;
 pub mod outcome;
 pub mod probe;
@@ -23,4 +26,5 @@ pub mod run;
 pub mod scenario;
 pub mod snapshot;
 pub mod supervise;
+pub mod wire;
 pub mod zone;

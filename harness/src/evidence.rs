@@ -1,0 +1,93 @@
+//! What a run leaves for a person to look at, per resolver kind:
+//!
+//! ```text
+//! <kind>/pcap/<node>-<interface>.pcap   every DNS packet the node sent there
+//! <kind>/resolvers/<node>/              rendered config and the resolver's log
+//! <kind>/servers/<host>.jsonl           each query our server received
+//! <kind>/firewalls/<node>.nft           the rules as loaded
+//! <kind>/ladder.txt, ladder.md          a ladder per client query (text, Mermaid)
+//! ```
+//!
+//! The pcaps hold packets as their *sender* saw them (`tcpdump -Q out` on
+//! each interface), so a query a firewall dropped is in the file of the node
+//! that sent it to the firewall; `tshark -r` and Wireshark read them.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+use std::time::Duration;
+
+use pcap_file::pcap::{PcapHeader, PcapPacket, PcapWriter};
+use pcap_file::DataLink;
+
+use crate::capture::Frame;
+use crate::ladder;
+use crate::nameserver::Received;
+use crate::outcome::Outcome;
+use crate::scenario::Scenario;
+
+/// Copies configs and logs, writes server logs, firewall rules and pcaps.
+pub fn keep(
+    out: &Path,
+    scenario: &Scenario,
+    lab: &lab::Lab,
+    work: &Path,
+    by_server: &BTreeMap<String, Vec<Received>>,
+    frames: &[Frame],
+) -> std::io::Result<()> {
+    for sub in ["resolvers", "servers", "firewalls", "pcap"] {
+        std::fs::create_dir_all(out.join(sub))?;
+    }
+    for entry in std::fs::read_dir(work)?.flatten() {
+        let to = out.join("resolvers").join(entry.file_name());
+        std::fs::create_dir_all(&to)?;
+        for f in std::fs::read_dir(entry.path())?.flatten().filter(|f| f.path().is_file()) {
+            std::fs::copy(f.path(), to.join(f.file_name()))?;
+        }
+    }
+    for (host, log) in by_server {
+        let lines: Vec<String> = log.iter().map(|r| serde_json::to_string(r).expect("serializable")).collect();
+        std::fs::write(out.join("servers").join(format!("{host}.jsonl")), lines.join("\n") + "\n")?;
+    }
+    for n in &scenario.nodes {
+        if let Some(rules) = lab.ruleset(&n.name) {
+            std::fs::write(out.join("firewalls").join(format!("{}.nft", n.name)), rules)?;
+        }
+    }
+    pcaps(&out.join("pcap"), frames)
+}
+
+/// One classic pcap file (Ethernet) per node interface that sent DNS.
+pub fn pcaps(dir: &Path, frames: &[Frame]) -> std::io::Result<()> {
+    let mut by_if: BTreeMap<(String, String), Vec<&Frame>> = BTreeMap::new();
+    for f in frames.iter().filter(|f| f.out) {
+        by_if.entry((f.node.clone(), f.iface.clone())).or_default().push(f);
+    }
+    for ((node, iface), frames) in by_if {
+        let file = std::fs::File::create(dir.join(format!("{node}-{iface}.pcap")))?;
+        let header = PcapHeader {
+            datalink: DataLink::ETHERNET,
+            ..Default::default()
+        };
+        let mut w = PcapWriter::with_header(std::io::BufWriter::new(file), header).map_err(std::io::Error::other)?;
+        for f in frames {
+            let p = PcapPacket::new(Duration::from_micros(f.us), f.data.len() as u32, &f.data);
+            w.write_packet(&p).map_err(std::io::Error::other)?;
+        }
+        w.into_writer().flush()?;
+    }
+    Ok(())
+}
+
+/// `ladder.txt` and `ladder.md`: a ladder diagram for each client query.
+pub fn ladders(out: &Path, o: &Outcome) -> std::io::Result<()> {
+    std::fs::create_dir_all(out)?;
+    let (mut text, mut md) = (String::new(), format!("# Ladders: {} with {}\n\n", o.scenario, o.kind));
+    for l in o.queries.iter().filter_map(|q| ladder::for_query(o, q)) {
+        text.push_str(&l.text());
+        text.push('\n');
+        md.push_str(&format!("```mermaid\n{}```\n\n", l.mermaid()));
+    }
+    std::fs::write(out.join("ladder.txt"), text)?;
+    std::fs::write(out.join("ladder.md"), md)
+}

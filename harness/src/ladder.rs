@@ -1,0 +1,250 @@
+//! Ladder (sequence) diagrams of a run, drawn from its messages
+//! ([`crate::wire`]): one column per node, one arrow per DNS message in time
+//! order, and a firewall's drops as arrows that end in a cross.
+//!
+//! [`for_query`] picks what one client query set off: the client's question,
+//! the resolver's upstream queries and their answers, until the client had
+//! its answer. [`Ladder::text`], [`Ladder::mermaid`] and [`Ladder::svg`] draw
+//! it for a terminal, for a GitHub issue and for the HTML report.
+
+use std::fmt::Write;
+
+use serde::Serialize;
+
+use crate::outcome::{Outcome, QueryResult};
+use crate::wire::{show_name, End, Message};
+
+/// One arrow; `count` copies of it in a row are drawn once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Arrow {
+    pub from: String,
+    pub to: String,
+    pub label: String,
+    pub response: bool,
+    /// It ends in a cross: dropped at `to`.
+    pub dropped: bool,
+    pub count: u32,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Ladder {
+    pub title: String,
+    pub columns: Vec<String>,
+    pub arrows: Vec<Arrow>,
+}
+
+/// Slack after a query timed out, for what the resolver sent last.
+const TAIL_US: u64 = 100_000;
+
+/// The ladder of client query `q` of outcome `o`, if its messages were seen.
+pub fn for_query(o: &Outcome, q: &QueryResult) -> Option<Ladder> {
+    let qname = format!("{}.", q.qname.trim_end_matches('.')).to_lowercase();
+    let asks = |m: &&Message| m.from == q.from && !m.response && m.qname == qname && m.qtype == q.qtype && m.to() == Some(q.resolver.as_str());
+    // The nth such query in the outcome is the nth such question on the wire.
+    let nth = o
+        .queries
+        .iter()
+        .take_while(|x| !std::ptr::eq(*x, q))
+        .filter(|x| x.from == q.from && x.resolver == q.resolver && x.qname == q.qname && x.qtype == q.qtype)
+        .count();
+    let start = o.messages.iter().filter(asks).nth(nth)?;
+    let answered = o
+        .messages
+        .iter()
+        .find(|m| m.response && m.id == start.id && m.from == q.resolver && m.dst == start.src && m.at_us >= start.at_us);
+    let end = answered.map_or(start.at_us + q.elapsed_ms * 1000 + TAIL_US, |m| m.at_us);
+    let involved = |m: &Message| m.from == q.resolver || m.to() == Some(q.resolver.as_str());
+    let picked: Vec<&Message> = o.messages.iter().filter(|m| m.at_us >= start.at_us && m.at_us <= end && involved(m)).collect();
+    let title = format!("{} {} via {} ({}): {}", show_name(&q.qname), q.qtype, q.resolver, q.kind, q.rcode);
+    Some(Ladder::of(title, &picked))
+}
+
+impl Ladder {
+    /// Arrows for `messages`, repeats in a row collapsed, columns in order of
+    /// first appearance.
+    pub fn of(title: String, messages: &[&Message]) -> Ladder {
+        let mut arrows: Vec<Arrow> = Vec::new();
+        let mut columns: Vec<String> = Vec::new();
+        for m in messages {
+            let Some(to) = m.to() else { continue };
+            for n in std::iter::once(&m.from).chain(&m.path).chain(std::iter::once(&to.to_string())) {
+                if !columns.contains(n) {
+                    columns.push(n.clone());
+                }
+            }
+            for a in segments(m) {
+                match arrows.last_mut() {
+                    Some(last)
+                        if Arrow {
+                            count: last.count,
+                            ..a.clone()
+                        } == *last =>
+                    {
+                        last.count += 1
+                    }
+                    _ => arrows.push(a),
+                }
+            }
+        }
+        Ladder { title, columns, arrows }
+    }
+
+    fn col(&self, n: &str) -> usize {
+        self.columns.iter().position(|c| c == n).expect("every arrow's node is a column")
+    }
+
+    /// For a terminal: columns of `|`, arrows of `-`, labels on the right.
+    pub fn text(&self) -> String {
+        let w = self.columns.iter().map(|c| c.len() + 2).max().unwrap_or(8).max(8);
+        let mut out = format!("{}\n", self.title);
+        for c in &self.columns {
+            let _ = write!(out, "{c:<w$}");
+        }
+        out.push('\n');
+        for a in &self.arrows {
+            let (f, t) = (self.col(&a.from), self.col(&a.to));
+            let (lo, hi) = (f.min(t), f.max(t));
+            let mut line: Vec<char> = " ".repeat(w * self.columns.len()).chars().collect();
+            for i in 0..self.columns.len() {
+                line[i * w] = '|';
+            }
+            for x in lo * w + 1..hi * w {
+                line[x] = if a.response { '.' } else { '-' };
+            }
+            let head = if a.dropped {
+                'X'
+            } else if t > f {
+                '>'
+            } else {
+                '<'
+            };
+            line[if t > f { hi * w - 1 } else { lo * w + 1 }] = head;
+            let line: String = line.into_iter().collect();
+            let _ = writeln!(out, "{} {}", line.trim_end(), a.text_label());
+        }
+        out
+    }
+
+    /// A Mermaid `sequenceDiagram`, for a GitHub issue or the docs.
+    pub fn mermaid(&self) -> String {
+        let mut out = String::from("sequenceDiagram\n");
+        let _ = writeln!(out, "    title {}", self.title.replace(':', " -"));
+        for (i, c) in self.columns.iter().enumerate() {
+            let _ = writeln!(out, "    participant n{i} as {c}");
+        }
+        for a in &self.arrows {
+            let arrow = match (a.dropped, a.response) {
+                (true, _) => "-x",
+                (false, true) => "-->>",
+                (false, false) => "->>",
+            };
+            let label = a.text_label().replace([';', '#'], " ");
+            let _ = writeln!(out, "    n{}{arrow}n{}: {label}", self.col(&a.from), self.col(&a.to));
+        }
+        out
+    }
+
+    /// A standalone SVG picture of the ladder.
+    pub fn svg(&self) -> String {
+        const COL: usize = 150;
+        const ROW: usize = 30;
+        const TOP: usize = 50;
+        let width = COL * self.columns.len().max(1) + 40;
+        let height = TOP + ROW * (self.arrows.len() + 1) + 10;
+        let x = |i: usize| 20 + COL / 2 + i * COL;
+        let mut s = format!(
+            r##"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="12"><defs><marker id="head" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="8" markerHeight="8" orient="auto-start-reverse"><path d="M0,0L10,5L0,10z" fill="#333"/></marker></defs>"##
+        );
+        for (i, c) in self.columns.iter().enumerate() {
+            let _ = write!(
+                s,
+                r##"<rect x="{}" y="8" width="{}" height="24" rx="4" fill="#e8eef7" stroke="#4a6fa5"/><text x="{}" y="24" text-anchor="middle">{}</text><line x1="{}" y1="32" x2="{}" y2="{}" stroke="#aaa" stroke-dasharray="4 3"/>"##,
+                x(i) - COL / 2 + 8,
+                COL - 16,
+                x(i),
+                esc(c),
+                x(i),
+                x(i),
+                height - 4
+            );
+        }
+        for (r, a) in self.arrows.iter().enumerate() {
+            let y = TOP + ROW * (r + 1);
+            let (x1, x2) = (x(self.col(&a.from)), x(self.col(&a.to)));
+            let colour = if a.dropped {
+                "#c0392b"
+            } else if a.response {
+                "#555"
+            } else {
+                "#222"
+            };
+            let dash = if a.response { r#" stroke-dasharray="6 3""# } else { "" };
+            let head = if a.dropped { "" } else { r#" marker-end="url(#head)""# };
+            let _ = write!(
+                s,
+                r#"<line x1="{x1}" y1="{y}" x2="{x2}" y2="{y}" stroke="{colour}" stroke-width="1.5"{dash}{head}/>"#
+            );
+            if a.dropped {
+                let _ = write!(
+                    s,
+                    r#"<path d="M{} {}l12 12M{} {}l-12 12" stroke="{colour}" stroke-width="2.5"/>"#,
+                    x2 - 6,
+                    y - 6,
+                    x2 + 6,
+                    y - 6
+                );
+            }
+            let _ = write!(
+                s,
+                r#"<text x="{}" y="{}" text-anchor="middle" fill="{colour}">{}</text>"#,
+                (x1 + x2) / 2,
+                y - 5,
+                esc(&a.text_label())
+            );
+        }
+        s.push_str("</svg>");
+        s
+    }
+}
+
+impl Arrow {
+    fn text_label(&self) -> String {
+        match self.count {
+            1 => self.label.clone(),
+            n => format!("{} (x{n})", self.label),
+        }
+    }
+}
+
+/// A message's arrows: it is drawn again after each NAT that rewrote it, so
+/// the port the far side saw is shown; a drop ends in a cross.
+fn segments(m: &Message) -> Vec<Arrow> {
+    let Some(to) = m.to() else { return vec![] };
+    let mut stops: Vec<(&str, u16)> = vec![(&m.from, m.src.port())];
+    stops.extend(m.nat.iter().map(|r| (r.node.as_str(), r.src.port())));
+    let mut out = Vec::new();
+    for (i, (from, sport)) in stops.iter().enumerate() {
+        let last = i + 1 == stops.len();
+        let next = if last { to } else { stops[i + 1].0 };
+        let mut label = m.label.clone();
+        if !m.response && (i > 0 || (last && m.dropped())) {
+            let _ = write!(label, " from :{sport}");
+        }
+        if last && m.dropped() {
+            label.push_str(", dropped");
+        }
+        out.push(Arrow {
+            from: from.to_string(),
+            to: next.to_string(),
+            label,
+            response: m.response,
+            dropped: last && matches!(m.end, End::Dropped(_)),
+            count: 1,
+        });
+    }
+    out
+}
+
+pub fn esc(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
