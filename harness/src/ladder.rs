@@ -108,9 +108,7 @@ impl Ladder {
             for i in 0..self.columns.len() {
                 line[i * w] = '|';
             }
-            for x in lo * w + 1..hi * w {
-                line[x] = if a.response { '.' } else { '-' };
-            }
+            line[lo * w + 1..hi * w].fill(if a.response { '.' } else { '-' });
             let head = if a.dropped {
                 'X'
             } else if t > f {

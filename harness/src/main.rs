@@ -22,6 +22,24 @@ enum Format {
     Json,
 }
 
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum LadderFormat {
+    Text,
+    Mermaid,
+}
+
+/// What `dnslab run` was asked for besides the scenario and kinds.
+struct RunArgs {
+    format: Format,
+    repeat: u32,
+    evidence: Option<std::path::PathBuf>,
+    junit: Option<std::path::PathBuf>,
+    html: Option<std::path::PathBuf>,
+    ladder: Option<String>,
+    ladder_format: LadderFormat,
+    quiet: bool,
+}
+
 #[derive(Subcommand)]
 enum Cmd {
     /// Build the scenario's lab, run its probes and queries, report, tear down.
@@ -44,7 +62,23 @@ enum Cmd {
         /// Write JUnit XML: a test case per expectation, `scenario/kind/resolver query`.
         #[arg(long)]
         junit: Option<std::path::PathBuf>,
+        /// Also write the HTML report here (it is always in the evidence directory).
+        #[arg(long)]
+        html: Option<std::path::PathBuf>,
+        /// Draw ladder diagrams in the terminal: every client query, or those whose
+        /// name, or `resolver-node/name`, contains FILTER.
+        #[arg(long, num_args = 0..=1, default_missing_value = "", value_name = "FILTER")]
+        ladder: Option<String>,
+        /// With --ladder: `text` for a terminal, `mermaid` to paste into an issue.
+        #[arg(long, value_enum, default_value = "text")]
+        ladder_format: LadderFormat,
+        /// No progress display, even on a terminal.
+        #[arg(long, short)]
+        quiet: bool,
     },
+    /// Write the HTML report of an evidence directory (`dnslab run --evidence DIR`)
+    /// to DIR/report.html again.
+    Report { dir: std::path::PathBuf },
     /// Build the scenario's lab and look for the seed's DNS mistakes: lame
     /// delegations, open resolvers, leaks of localhost and RFC 1918 reverse
     /// names, bad SOA RNAMEs, names missing their trailing dot, wrong glue.
@@ -123,7 +157,25 @@ fn main() -> ExitCode {
             repeat,
             evidence,
             junit,
-        } => run(&scenario, resolver, format, repeat, evidence, junit),
+            html,
+            ladder,
+            ladder_format,
+            quiet,
+        } => run(
+            &scenario,
+            resolver,
+            RunArgs {
+                format,
+                repeat,
+                evidence,
+                junit,
+                html,
+                ladder,
+                ladder_format,
+                quiet,
+            },
+        ),
+        Cmd::Report { dir } => report_dir(&dir),
         Cmd::Audit { scenario, resolver, format } => audit(&scenario, resolver, format),
         Cmd::Check { files } => check(&files),
         Cmd::List => list(),
@@ -225,29 +277,31 @@ fn load_with_kinds(name: &str, asked: Vec<Kind>) -> Result<(scenario::Scenario, 
     Ok((s, kinds, skipped))
 }
 
-fn run(name: &str, asked: Vec<Kind>, format: Format, repeat: u32, evidence: Option<std::path::PathBuf>, junit: Option<std::path::PathBuf>) -> ExitCode {
+fn run(name: &str, asked: Vec<Kind>, a: RunArgs) -> ExitCode {
     let (s, kinds, skipped) = match load_with_kinds(name, asked) {
-        Ok((s, k, sk)) => (s.with_repeat(repeat), k, sk),
+        Ok((s, k, sk)) => (s.with_repeat(a.repeat), k, sk),
         Err(c) => return c,
     };
-    let (evidence_dir, asked_for) = match evidence {
+    let (evidence_dir, asked_for) = match a.evidence {
         Some(d) => (d, true),
         None => (
             std::env::temp_dir().join(format!("dnslab-evidence-{}-{:08x}", s.name, rand::random::<u32>())),
             false,
         ),
     };
+    let bars = harness::progress::Bars::new(!a.quiet);
     // Each kind gets a lab of its own; they run side by side.
     let results: Vec<_> = std::thread::scope(|scope| {
         let handles: Vec<_> = kinds
             .iter()
             .map(|&k| {
-                let (s, dir) = (&s, evidence_dir.join(k.name()));
-                scope.spawn(move || harness::run::run(s, k, &(), Some(&dir)))
+                let (s, dir, bar) = (&s, evidence_dir.join(k.name()), bars.bar(k.name()));
+                scope.spawn(move || harness::run::run(s, k, &bar, Some(&dir)))
             })
             .collect();
         handles.into_iter().map(|h| h.join().expect("run thread")).collect()
     });
+    drop(bars);
     let mut runs = Vec::new();
     for r in results {
         match r {
@@ -266,22 +320,27 @@ fn run(name: &str, asked: Vec<Kind>, format: Format, repeat: u32, evidence: Opti
         runs,
     };
     let json = serde_json::to_string_pretty(&rep).expect("serializable");
-    if let Err(e) = std::fs::write(evidence_dir.join("outcome.json"), &json) {
-        eprintln!("dnslab: cannot write {}: {e}", evidence_dir.join("outcome.json").display());
+    let topology = harness::html::topology(&s);
+    let written = std::fs::write(evidence_dir.join("outcome.json"), &json)
+        .and_then(|()| std::fs::write(evidence_dir.join("topology.svg"), &topology))
+        .and_then(|()| write_report(&evidence_dir, &rep, &topology, &evidence_dir.join("report.html")));
+    if let Err(e) = written {
+        eprintln!("dnslab: cannot write the evidence in {}: {e}", evidence_dir.display());
         return ExitCode::from(2);
     }
-    if let Some(path) = &junit {
-        if let Err(e) = std::fs::write(path, report::junit(&rep)) {
+    for (path, what) in [(&a.junit, "junit"), (&a.html, "html")] {
+        let Some(path) = path else { continue };
+        let r = match what {
+            "junit" => std::fs::write(path, report::junit(&rep)),
+            _ => write_report(&evidence_dir, &rep, &topology, path),
+        };
+        if let Err(e) = r {
             eprintln!("dnslab: cannot write {}: {e}", path.display());
             return ExitCode::from(2);
         }
     }
-    if asked_for || !rep.passed {
-        eprintln!("dnslab: evidence in {}", evidence_dir.display());
-    } else {
-        let _ = std::fs::remove_dir_all(&evidence_dir);
-    }
-    match format {
+    let keep = asked_for || !rep.passed || a.html.is_some();
+    match a.format {
         Format::Json => println!("{json}"),
         Format::Text => {
             println!("{}\n", rep.description);
@@ -291,13 +350,73 @@ fn run(name: &str, asked: Vec<Kind>, format: Format, repeat: u32, evidence: Opti
             for k in &rep.skipped {
                 println!("skipped: {k}");
             }
-            println!("{}", if rep.passed { "RESULT: PASS" } else { "RESULT: FAIL" });
         }
+    }
+    if let Some(filter) = &a.ladder {
+        print_ladders(&rep, filter, a.ladder_format);
+    }
+    if a.format == Format::Text {
+        print!("{}", report::summary(&rep));
+        println!("{}", if rep.passed { "RESULT: PASS" } else { "RESULT: FAIL" });
+    }
+    if keep {
+        eprintln!("dnslab: evidence in {} (report.html, outcome.json, <kind>/pcap/)", evidence_dir.display());
+    } else {
+        let _ = std::fs::remove_dir_all(&evidence_dir);
     }
     if rep.passed {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
+    }
+}
+
+/// The HTML report of evidence directory `dir`, written to `to`; pcap
+/// links are relative when the report is in `dir` itself.
+fn write_report(dir: &std::path::Path, rep: &RunReport, topology: &str, to: &std::path::Path) -> std::io::Result<()> {
+    let same = to.parent().and_then(|p| p.canonicalize().ok()) == dir.canonicalize().ok();
+    let root = if same {
+        String::new()
+    } else {
+        format!("file://{}/", dir.canonicalize()?.display())
+    };
+    std::fs::write(to, harness::html::page(rep, topology, &root, &harness::html::list_pcaps(dir)))
+}
+
+/// `dnslab report DIR`: DIR/report.html again, from DIR/outcome.json.
+fn report_dir(dir: &std::path::Path) -> ExitCode {
+    let read = |f: &str| std::fs::read_to_string(dir.join(f)).map_err(|e| format!("cannot read {}: {e}", dir.join(f).display()));
+    let rep = read("outcome.json").and_then(|j| serde_json::from_str::<RunReport>(&j).map_err(|e| format!("{}: {e}", dir.join("outcome.json").display())));
+    let done = rep.and_then(|rep| {
+        let topology = read("topology.svg").unwrap_or_default();
+        write_report(dir, &rep, &topology, &dir.join("report.html")).map_err(|e| e.to_string())
+    });
+    match done {
+        Ok(()) => {
+            println!("{}", dir.join("report.html").display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("dnslab: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// `--ladder`: the ladders of the client queries that match `filter`.
+fn print_ladders(rep: &RunReport, filter: &str, format: LadderFormat) {
+    for o in &rep.runs {
+        for q in &o.queries {
+            let name = format!("{}/{}", q.resolver, q.qname);
+            if !name.contains(filter) {
+                continue;
+            }
+            match (harness::ladder::for_query(o, q), format) {
+                (Some(l), LadderFormat::Text) => println!("{}", l.text()),
+                (Some(l), LadderFormat::Mermaid) => println!("```mermaid\n{}```\n", l.mermaid()),
+                (None, _) => println!("{} {} via {} ({}): no packets seen\n", q.qname, q.qtype, q.resolver, o.kind),
+            }
+        }
     }
 }
 

@@ -18,7 +18,7 @@ pub struct RunReport {
     pub runs: Vec<Outcome>,
 }
 
-fn ms(v: u64) -> String {
+pub fn ms(v: u64) -> String {
     if v >= 1000 {
         format!("{:.1}s", v as f64 / 1000.0)
     } else {
@@ -265,6 +265,40 @@ pub fn matrix(cells: &std::collections::BTreeMap<String, std::collections::BTree
 /// JUnit XML for CI: one test case per expectation, named
 /// `scenario/kind/resolver query` (or `.../probe ...`), failures showing
 /// what was expected against what happened.
+/// A few lines a CI log reader can scan: per kind, pass or fail, what held,
+/// what the firewalls dropped, and the first failures.
+pub fn summary(rep: &RunReport) -> String {
+    let mut s = format!("SUMMARY {}: {}\n", rep.scenario, if rep.passed { "PASS" } else { "FAIL" });
+    for o in &rep.runs {
+        let held = |ok: &mut dyn Iterator<Item = bool>| {
+            let v: Vec<bool> = ok.collect();
+            format!("{}/{}", v.iter().filter(|b| **b).count(), v.len())
+        };
+        let dropped: u64 = o.firewalls.values().flat_map(|c| c.values()).sum();
+        let _ = writeln!(
+            s,
+            "  {:<8} {}  queries {}  probes {}  rates {}  firewall drops {}  {}",
+            o.kind.name(),
+            if o.passed() { "PASS" } else { "FAIL" },
+            held(&mut o.queries.iter().map(|q| q.ok)),
+            held(&mut o.probes.iter().map(|p| p.ok)),
+            held(&mut o.rates.iter().map(|r| r.ok)),
+            dropped,
+            ms(o.timings.total_ms)
+        );
+        for f in o.failures.iter().take(3) {
+            let _ = writeln!(s, "           - {f}");
+        }
+        if o.failures.len() > 3 {
+            let _ = writeln!(s, "           - and {} more", o.failures.len() - 3);
+        }
+    }
+    for k in &rep.skipped {
+        let _ = writeln!(s, "  skipped: {k}");
+    }
+    s
+}
+
 pub fn junit(rep: &RunReport) -> String {
     use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
     let mut report = Report::new("dnslab");

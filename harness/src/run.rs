@@ -220,6 +220,7 @@ pub fn run(scenario: &Scenario, kind: Kind, progress: &dyn Progress, evidence: O
     let probes = run_probes(&lab, &scenario.probes)?;
     tick(&mut timings.probes_ms);
     progress.step("probes answered");
+    progress.step(&format!("{} queries sent", scenario.queries.len()));
     let queries = run_queries(&lab, scenario, kind)?;
     tick(&mut timings.queries_ms);
     progress.step("queries answered");
