@@ -20,6 +20,8 @@ pub struct Arrow {
     pub from: String,
     pub to: String,
     pub label: String,
+    /// Source ports worth showing: after a NAT's rewrite, or of a drop.
+    pub ports: Vec<u16>,
     pub response: bool,
     /// It ends in a cross: dropped at `to`.
     pub dropped: bool,
@@ -32,6 +34,9 @@ pub struct Ladder {
     pub columns: Vec<String>,
     pub arrows: Vec<Arrow>,
 }
+
+/// Ports listed on one collapsed arrow before `...`.
+const MAX_PORTS: usize = 4;
 
 /// Slack after a query timed out, for what the resolver sent last.
 const TAIL_US: u64 = 100_000;
@@ -73,14 +78,11 @@ impl Ladder {
                 }
             }
             for a in segments(m) {
+                // The same arrow again, maybe from another port: a retry.
                 match arrows.last_mut() {
-                    Some(last)
-                        if Arrow {
-                            count: last.count,
-                            ..a.clone()
-                        } == *last =>
-                    {
-                        last.count += 1
+                    Some(last) if last.same_as(&a) => {
+                        last.count += 1;
+                        last.ports.extend(a.ports);
                     }
                     _ => arrows.push(a),
                 }
@@ -97,9 +99,8 @@ impl Ladder {
     pub fn text(&self) -> String {
         let w = self.columns.iter().map(|c| c.len() + 2).max().unwrap_or(8).max(8);
         let mut out = format!("{}\n", self.title);
-        for c in &self.columns {
-            let _ = write!(out, "{c:<w$}");
-        }
+        let header: String = self.columns.iter().map(|c| format!("{c:<w$}")).collect();
+        out.push_str(header.trim_end());
         out.push('\n');
         for a in &self.arrows {
             let (f, t) = (self.col(&a.from), self.col(&a.to));
@@ -206,11 +207,24 @@ impl Ladder {
 }
 
 impl Arrow {
+    fn same_as(&self, o: &Arrow) -> bool {
+        (&self.from, &self.to, &self.label, self.response, self.dropped) == (&o.from, &o.to, &o.label, o.response, o.dropped)
+    }
+
     fn text_label(&self) -> String {
-        match self.count {
-            1 => self.label.clone(),
-            n => format!("{} (x{n})", self.label),
+        let mut l = self.label.clone();
+        if !self.ports.is_empty() {
+            let shown: Vec<String> = self.ports.iter().take(MAX_PORTS).map(|p| format!(":{p}")).collect();
+            let more = if self.ports.len() > MAX_PORTS { " ..." } else { "" };
+            let _ = write!(l, " from {}{more}", shown.join(" "));
         }
+        if self.dropped {
+            l.push_str(", dropped");
+        }
+        if self.count > 1 {
+            let _ = write!(l, " (x{})", self.count);
+        }
+        l
     }
 }
 
@@ -224,17 +238,12 @@ fn segments(m: &Message) -> Vec<Arrow> {
     for (i, (from, sport)) in stops.iter().enumerate() {
         let last = i + 1 == stops.len();
         let next = if last { to } else { stops[i + 1].0 };
-        let mut label = m.label.clone();
-        if !m.response && (i > 0 || (last && m.dropped())) {
-            let _ = write!(label, " from :{sport}");
-        }
-        if last && m.dropped() {
-            label.push_str(", dropped");
-        }
+        let show_port = !m.response && (i > 0 || (last && m.dropped()));
         out.push(Arrow {
             from: from.to_string(),
             to: next.to_string(),
-            label,
+            label: m.label.clone(),
+            ports: if show_port { vec![*sport] } else { vec![] },
             response: m.response,
             dropped: last && matches!(m.end, End::Dropped(_)),
             count: 1,

@@ -8,6 +8,10 @@
 //!   followed hop by hop in [`wire`]) and
 //!   returns an [`outcome::Outcome`]: plain data, from which [`report`] makes
 //!   tables and JSON and the tests make snapshots.
+//! - What a person looks at afterwards: [`evidence`] (the directory: pcaps,
+//!   configs, logs), [`ladder`] (sequence diagrams for a terminal, Mermaid and
+//!   SVG) and [`html`] (the self-contained report); [`progress`] draws
+//!   spinners while a run goes.
 //! - [`zone`] parses zone files and derives delegations and glue.
 //! - The `dnslab` binary (`src/main.rs`) is a thin CLI over these.
 

@@ -201,3 +201,116 @@ pub fn show_name(n: &str) -> String {
         s => s.to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv4Addr;
+
+    use hickory_proto::op::{Message as Dns, MessageType, Query};
+    use hickory_proto::rr::Name;
+
+    use super::*;
+
+    /// An Ethernet/IPv4/UDP frame carrying `dns`.
+    fn frame(node: &str, us: u64, out: bool, src: (Ipv4Addr, u16), dst: (Ipv4Addr, u16), dns: &Dns) -> Frame {
+        let payload = dns.to_vec().unwrap();
+        let mut f = vec![0u8; 12];
+        f.extend([0x08, 0x00]);
+        let total = (20 + 8 + payload.len()) as u16;
+        f.extend([0x45, 0, (total >> 8) as u8, total as u8, 0, 0, 0, 0, 64, 17, 0, 0]);
+        f.extend(src.0.octets());
+        f.extend(dst.0.octets());
+        let ulen = (8 + payload.len()) as u16;
+        f.extend(src.1.to_be_bytes());
+        f.extend(dst.1.to_be_bytes());
+        f.extend(ulen.to_be_bytes());
+        f.extend([0, 0]);
+        f.extend(payload);
+        Frame {
+            node: node.into(),
+            iface: "eth0".into(),
+            us,
+            out,
+            data: f,
+        }
+    }
+
+    fn query(id: u16) -> Dns {
+        let mut m = Dns::query();
+        m.metadata.id = id;
+        m.add_query(Query::query(Name::from_ascii("live.com.").unwrap(), RecordType::A));
+        m
+    }
+
+    const RES: Ipv4Addr = Ipv4Addr::new(100, 64, 1, 53);
+    const NAT: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 30);
+    const NS: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 2);
+
+    fn owner(a: IpAddr) -> Option<String> {
+        match a {
+            IpAddr::V4(a) if a == RES => Some("resolver".into()),
+            IpAddr::V4(a) if a == NAT => Some("nat".into()),
+            IpAddr::V4(a) if a == NS => Some("ns1".into()),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn a_query_rewritten_by_a_nat_and_dropped_by_a_firewall() {
+        let q = query(7);
+        // A first try dropped at the firewall, a retry from another port that
+        // gets through, and the answer back through the NAT.
+        let mut r = q.clone();
+        r.metadata.message_type = MessageType::Response;
+        r.metadata.authoritative = true;
+        let frames = vec![
+            frame("resolver", 1_000, true, (RES, 40000), (NS, 53), &q),
+            frame("nat", 1_010, false, (RES, 40000), (NS, 53), &q),
+            frame("nat", 1_020, true, (NAT, 900), (NS, 53), &q),
+            frame("fw", 1_030, false, (NAT, 900), (NS, 53), &q),
+            frame("resolver", 2_000, true, (RES, 40001), (NS, 53), &q),
+            frame("nat", 2_010, false, (RES, 40001), (NS, 53), &q),
+            frame("nat", 2_020, true, (NAT, 2000), (NS, 53), &q),
+            frame("fw", 2_030, false, (NAT, 2000), (NS, 53), &q),
+            frame("fw", 2_040, true, (NAT, 2000), (NS, 53), &q),
+            frame("ns1", 2_050, false, (NAT, 2000), (NS, 53), &q),
+            frame("ns1", 2_060, true, (NS, 53), (NAT, 2000), &r),
+            frame("fw", 2_070, false, (NS, 53), (NAT, 2000), &r),
+            frame("fw", 2_080, true, (NS, 53), (NAT, 2000), &r),
+            frame("nat", 2_090, false, (NS, 53), (NAT, 2000), &r),
+            frame("nat", 2_100, true, (NS, 53), (RES, 40001), &r),
+            frame("resolver", 2_110, false, (NS, 53), (RES, 40001), &r),
+        ];
+        let m = messages(&frames, owner, 0);
+        assert_eq!(m.len(), 3, "{m:#?}");
+        assert_eq!(
+            (m[0].from.as_str(), &m[0].end, m[0].last_sport()),
+            ("resolver", &End::Dropped("fw".into()), 900)
+        );
+        assert_eq!(m[0].path, ["nat"]);
+        assert_eq!(
+            (&m[1].end, m[1].path.clone(), m[1].last_sport()),
+            (&End::Delivered("ns1".into()), vec!["nat".to_string(), "fw".into()], 2000)
+        );
+        assert_eq!(
+            (m[2].from.as_str(), &m[2].end, m[2].label.as_str()),
+            ("ns1", &End::Delivered("resolver".into()), "NODATA")
+        );
+        assert_eq!(
+            m[2].nat,
+            [Rewrite {
+                node: "nat".into(),
+                src: "198.51.100.2:53".parse().unwrap(),
+                dst: "100.64.1.53:40001".parse().unwrap()
+            }]
+        );
+
+        let refs: Vec<&Message> = m.iter().collect();
+        let l = crate::ladder::Ladder::of("t".into(), &refs);
+        assert_eq!(l.columns, ["resolver", "nat", "fw", "ns1"]);
+        let text = l.text();
+        assert!(text.contains("live.com A from :900, dropped"), "{text}");
+        assert!(text.contains("live.com A from :2000\n"), "{text}");
+        assert!(l.mermaid().contains("n1-xn2: live.com A from :900, dropped"), "{}", l.mermaid());
+    }
+}
