@@ -18,8 +18,11 @@ fn evidence() -> &'static Path {
         // Under target/tmp, so a failed test's evidence stays to be looked at.
         let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("evidence-msft-lowport");
         let _ = std::fs::remove_dir_all(&dir);
-        let out = common::run(&["run", "msft-lowport", "--resolver", "hickory", "--quiet", "--evidence", dir.to_str().unwrap()]);
-        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        let out = common::run(&["run", "msft-lowport", "--resolver", "hickory", "--evidence", dir.to_str().unwrap()]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{err}");
+        // Not a terminal: no progress drawn, even without --quiet.
+        assert!(!err.contains('\x1b') && !err.contains('\r'), "progress on a pipe: {err:?}");
         let text = String::from_utf8_lossy(&out.stdout);
         assert!(text.contains("SUMMARY msft-lowport: PASS"), "{text}");
         assert!(text.lines().any(|l| l.trim_start().starts_with("hickory  PASS  queries 18/18")), "{text}");
@@ -165,4 +168,28 @@ fn chromium_renders_the_topology_and_the_matrix() {
             shot.display()
         );
     }
+}
+
+#[test]
+fn a_run_on_a_terminal_shows_progress_unless_quiet() {
+    // script(1) gives the run a terminal; its output is the terminal's.
+    let on_tty = |extra: &str| {
+        let cmd = format!(
+            "{} run msft-lowport --resolver hickory --format json {extra} >/dev/null",
+            env!("CARGO_BIN_EXE_dnslab")
+        );
+        let out = tool("script", "bsdutils")
+            .args(["-qefc", &cmd, "/dev/null"])
+            .env("DNSLAB_SCENARIOS", common::repo().join("scenarios"))
+            .output()
+            .expect("run script");
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let shown = on_tty("");
+    for step in ["hickory", "queries sent"] {
+        assert!(shown.contains(step), "no {step:?} in the progress: {shown:?}");
+    }
+    let quiet = on_tty("--quiet");
+    assert!(!quiet.contains("queries sent"), "progress despite --quiet: {quiet:?}");
 }

@@ -36,6 +36,15 @@ fn a_run_leaves_nothing_and_changes_nothing() {
     assert!(log.lines().any(|l| l.contains("\"qname\":\"google.com.\"")), "{log}");
     let rules = std::fs::read_to_string(evidence.join("unbound/firewalls/msft-edge.nft")).unwrap();
     assert!(rules.contains("th sport != 53 counter name \"lowport_drop\" drop"), "{rules}");
+    for f in [
+        "report.html",
+        "topology.svg",
+        "unbound/ladder.txt",
+        "unbound/ladder.md",
+        "unbound/pcap/msft-edge-msft-dc.pcap",
+    ] {
+        assert!(evidence.join(f).exists(), "no {f} in the evidence");
+    }
     std::fs::remove_dir_all(&evidence).unwrap();
 }
 

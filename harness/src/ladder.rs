@@ -82,7 +82,12 @@ impl Ladder {
                 match arrows.last_mut() {
                     Some(last) if last.same_as(&a) => {
                         last.count += 1;
-                        last.ports.extend(a.ports);
+                        // A retransmission from the same port shows it once.
+                        for p in a.ports {
+                            if last.ports.last() != Some(&p) {
+                                last.ports.push(p);
+                            }
+                        }
                     }
                     _ => arrows.push(a),
                 }

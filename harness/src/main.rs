@@ -360,7 +360,8 @@ fn run(name: &str, asked: Vec<Kind>, a: RunArgs) -> ExitCode {
         println!("{}", if rep.passed { "RESULT: PASS" } else { "RESULT: FAIL" });
     }
     if keep {
-        eprintln!("dnslab: evidence in {} (report.html, outcome.json, <kind>/pcap/)", evidence_dir.display());
+        eprintln!("dnslab: evidence in {}", evidence_dir.display());
+        eprintln!("dnslab: report in {}", evidence_dir.join("report.html").display());
     } else {
         let _ = std::fs::remove_dir_all(&evidence_dir);
     }

@@ -34,7 +34,7 @@ pub struct Message {
     pub qname: String,
     pub qtype: String,
     /// `live.com A` for a query; `referral`, `NOERROR 1 answer`,
-    /// `SERVFAIL`... for a response.
+    /// `SERVFAIL`... for a response; `TCP SYN` for a connection attempt.
     pub label: String,
     /// The routers that forwarded it, in order (NATs and firewalls among them).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -103,16 +103,23 @@ pub fn messages(frames: &[Frame], owner: impl Fn(IpAddr) -> Option<String>, t0_u
     let mut open: Vec<Open> = Vec::new();
     for f in order {
         let Some(p) = parse_packet(&f.data) else { continue };
-        let Ok(dns) = Dns::from_vec(p.dns) else { continue };
-        let Some(q) = dns.queries.first() else { continue };
-        let response = dns.metadata.message_type == hickory_proto::op::MessageType::Response;
-        let key: Key = (
-            p.transport,
-            dns.metadata.id,
-            response,
-            q.name().to_ascii().to_lowercase(),
-            q.query_type().to_string(),
-        );
+        let (key, id, response, label) = if p.syn {
+            // A TCP connection attempt: no question yet, and a firewall that
+            // drops it is as much the story as a dropped UDP query.
+            ((Transport::Tcp, 0, false, String::new(), "SYN".to_string()), 0, false, "TCP SYN".to_string())
+        } else {
+            let Ok(dns) = Dns::from_vec(p.dns) else { continue };
+            let Some(q) = dns.queries.first() else { continue };
+            let response = dns.metadata.message_type == hickory_proto::op::MessageType::Response;
+            let key: Key = (
+                p.transport,
+                dns.metadata.id,
+                response,
+                q.name().to_ascii().to_lowercase(),
+                q.query_type().to_string(),
+            );
+            (key, dns.metadata.id, response, label(&dns, response))
+        };
         let tuple = (SocketAddr::new(p.src, p.sport), SocketAddr::new(p.dst, p.dport));
         let recent = |o: &Open| f.us.saturating_sub(o.last_us) < HOP_US && o.key == key;
         if !f.out {
@@ -144,11 +151,11 @@ pub fn messages(frames: &[Frame], owner: impl Fn(IpAddr) -> Option<String>, t0_u
                 src: tuple.0,
                 dst: tuple.1,
                 transport: p.transport,
-                id: dns.metadata.id,
+                id,
                 response,
                 qname: key.3.clone(),
                 qtype: key.4.clone(),
-                label: label(&dns, response),
+                label,
                 path: vec![],
                 nat: vec![],
                 end: End::Lost,
