@@ -77,6 +77,19 @@ impl Capture {
         })
     }
 
+    /// Stops every capture and returns all their frames, sorted by time.
+    /// All are told first: each takes up to its 50 ms receive timeout to
+    /// notice, and one after another that added up to most of a second.
+    pub fn finish_all(captures: impl IntoIterator<Item = Capture>) -> Vec<Frame> {
+        let captures: Vec<Capture> = captures.into_iter().collect();
+        for c in &captures {
+            c.stop.store(true, Ordering::Relaxed);
+        }
+        let mut frames: Vec<Frame> = captures.into_iter().flat_map(Capture::finish).collect();
+        frames.sort_by_key(|f| f.us);
+        frames
+    }
+
     /// Stops the capture once it has read every packet already queued.
     pub fn finish(mut self) -> Vec<Frame> {
         self.stop.store(true, Ordering::Relaxed);

@@ -234,8 +234,7 @@ pub fn run(scenario: &Scenario, kind: Kind, progress: &dyn Progress, evidence: O
     // Captures end first, then the log is read once what was sent last has
     // landed: read the other way round, a query a resolver sent as it was
     // stopped would count as lost.
-    let mut frames: Vec<crate::capture::Frame> = captures.into_values().flat_map(Capture::finish).collect();
-    frames.sort_by_key(|f| f.us);
+    let frames = Capture::finish_all(captures.into_values());
     let received = settled(&log);
     let ran: Vec<String> = reports.keys().filter(|n| scenario.runs_kind(n, kind)).cloned().collect();
     for node in ran {
