@@ -40,8 +40,9 @@ build:
 # expectation holds, 1 when one does not, 2 on bad input or a lab error.
 # It needs only nft: the built-in resolver needs no package, and dnslab runs
 # every real one that is installed and names the others with their package.
+# ARGS passes flags on: ARGS="--evidence ev --resolver hickory".
 scenario: deps-lab build
-	$(DNSLAB) run $(NAME)
+	$(DNSLAB) run $(NAME) $(ARGS)
 
 test: deps
 	$(CARGO) test --workspace --quiet -- --test-threads=2
