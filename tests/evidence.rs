@@ -91,8 +91,12 @@ fn ladders_show_the_drop_at_the_firewall() {
     assert!(md.lines().any(|l| l.contains("-xn") && l.ends_with(", dropped")), "{md}");
 }
 
+/// The report test rewrites report.html; Chromium must not load it meanwhile.
+static REPORT: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 #[test]
 fn the_report_is_self_contained_and_rebuilt_by_dnslab_report() {
+    let _g = REPORT.lock().unwrap_or_else(|e| e.into_inner());
     let html = std::fs::read_to_string(evidence().join("report.html")).expect("report.html");
     for part in [
         "<h2>Topology</h2><svg",
@@ -121,6 +125,7 @@ fn count(img: &[u8], rgb: [u8; 3]) -> usize {
 
 #[test]
 fn chromium_renders_the_topology_and_the_matrix() {
+    let _g = REPORT.lock().unwrap_or_else(|e| e.into_inner());
     let dir = evidence();
     let profile = dir.join("chromium-profile");
     let shot = dir.join("report.png");

@@ -38,16 +38,17 @@ pub struct Sent {
 pub struct Frame {
     pub node: String,
     pub iface: String,
-    /// Kernel receive timestamp, microseconds since the Unix epoch.
-    pub us: u64,
+    /// The kernel's timestamp, nanoseconds since the Unix epoch: fine
+    /// enough that two hops of one packet never share it.
+    pub ns: u64,
     /// Sent by this node (its own or forwarded), not received.
     pub out: bool,
     pub data: Vec<u8>,
 }
 
-/// Microseconds since the Unix epoch, the clock of [`Frame::us`].
-pub fn now_us() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros() as u64)
+/// Nanoseconds since the Unix epoch, the clock of [`Frame::ns`].
+pub fn now_ns() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
 }
 
 /// A running capture; [`Capture::finish`] stops it and returns what it saw.
@@ -77,7 +78,8 @@ impl Capture {
         })
     }
 
-    /// Stops every capture and returns all their frames, sorted by time.
+    /// Stops every capture and returns all their frames, node by node, each
+    /// node's in the order its socket read them.
     /// All are told first: each takes up to its 50 ms receive timeout to
     /// notice, and one after another that added up to most of a second.
     pub fn finish_all(captures: impl IntoIterator<Item = Capture>) -> Vec<Frame> {
@@ -85,9 +87,7 @@ impl Capture {
         for c in &captures {
             c.stop.store(true, Ordering::Relaxed);
         }
-        let mut frames: Vec<Frame> = captures.into_iter().flat_map(Capture::finish).collect();
-        frames.sort_by_key(|f| f.us);
-        frames
+        captures.into_iter().flat_map(Capture::finish).collect()
     }
 
     /// Stops the capture once it has read every packet already queued.
@@ -106,8 +106,11 @@ impl Drop for Capture {
     }
 }
 
-/// `ioctl(SIOCGSTAMP)`: the kernel timestamp of the last packet read.
-const SIOCGSTAMP: libc::c_ulong = 0x8906;
+/// The largest frame kept, and the pcaps' snapshot length.
+pub const SNAPLEN: usize = 262_144;
+
+/// `ioctl(SIOCGSTAMPNS)`: the kernel timestamp of the last packet read.
+const SIOCGSTAMPNS: libc::c_ulong = 0x8907;
 
 fn sniff(node: &str, stop: &AtomicBool, out: &Mutex<Vec<Frame>>, ready: std::sync::mpsc::Sender<std::io::Result<()>>) -> std::io::Result<()> {
     // SAFETY: plain socket syscalls on an fd we own and close below.
@@ -119,17 +122,24 @@ fn sniff(node: &str, stop: &AtomicBool, out: &Mutex<Vec<Frame>>, ready: std::syn
     }
     let tv = libc::timeval { tv_sec: 0, tv_usec: 50_000 };
     let rcvbuf: libc::c_int = 8 << 20;
+    // Without the timeout the thread would never see `stop`: fail instead.
+    if unsafe { setopt(fd, libc::SO_RCVTIMEO, &tv) } != 0 {
+        let e = std::io::Error::last_os_error();
+        unsafe { libc::close(fd) };
+        let _ = ready.send(Err(std::io::Error::new(e.kind(), e.to_string())));
+        return Err(e);
+    }
     unsafe {
-        setopt(fd, libc::SO_RCVTIMEO, &tv);
         // A burst of queries must not overflow the queue before we read it.
         setopt(fd, libc::SO_RCVBUFFORCE, &rcvbuf);
-        // The first SIOCGSTAMP turns timestamping on for later packets.
-        let mut ts: libc::timeval = std::mem::zeroed();
-        libc::ioctl(fd, SIOCGSTAMP, &mut ts);
+        // The first SIOCGSTAMPNS turns timestamping on for later packets.
+        let mut ts: libc::timespec = std::mem::zeroed();
+        libc::ioctl(fd, SIOCGSTAMPNS, &mut ts);
     }
     let _ = ready.send(Ok(()));
     let mut names: HashMap<i32, String> = HashMap::new();
-    let mut buf = vec![0u8; 65536];
+    // Offloads hand over frames larger than 64 KiB; the pcaps' snaplen matches.
+    let mut buf = vec![0u8; SNAPLEN];
     loop {
         // Once told to stop, read what is queued without waiting, then end:
         // a packet sent just before the stop is still in the queue.
@@ -161,16 +171,16 @@ fn sniff(node: &str, stop: &AtomicBool, out: &Mutex<Vec<Frame>>, ready: std::syn
         if sll.sll_ifindex == 1 || !is_dns(&buf[..n as usize]) {
             continue; // loopback, or not DNS
         }
-        let mut ts: libc::timeval = unsafe { std::mem::zeroed() };
-        let us = match unsafe { libc::ioctl(fd, SIOCGSTAMP, &mut ts) } {
-            0 if ts.tv_sec > 0 => ts.tv_sec as u64 * 1_000_000 + ts.tv_usec as u64,
-            _ => now_us(),
+        let mut ts: libc::timespec = unsafe { std::mem::zeroed() };
+        let ns = match unsafe { libc::ioctl(fd, SIOCGSTAMPNS, &mut ts) } {
+            0 if ts.tv_sec > 0 => ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64,
+            _ => now_ns(),
         };
         let iface = names.entry(sll.sll_ifindex).or_insert_with(|| if_name(sll.sll_ifindex)).clone();
         out.lock().expect("capture lock").push(Frame {
             node: node.to_string(),
             iface,
-            us,
+            ns,
             out: out_dir,
             data: buf[..n as usize].to_vec(),
         });
@@ -179,8 +189,8 @@ fn sniff(node: &str, stop: &AtomicBool, out: &Mutex<Vec<Frame>>, ready: std::syn
     Ok(())
 }
 
-unsafe fn setopt<T>(fd: i32, opt: i32, v: &T) {
-    unsafe { libc::setsockopt(fd, libc::SOL_SOCKET, opt, v as *const T as *const libc::c_void, std::mem::size_of::<T>() as u32) };
+unsafe fn setopt<T>(fd: i32, opt: i32, v: &T) -> i32 {
+    unsafe { libc::setsockopt(fd, libc::SOL_SOCKET, opt, v as *const T as *const libc::c_void, std::mem::size_of::<T>() as u32) }
 }
 
 /// The interface's name in this thread's namespace (`ip link`).
@@ -204,6 +214,8 @@ pub struct Packet<'a> {
     pub transport: Transport,
     /// A TCP segment with SYN set and ACK not: a connection attempt.
     pub syn: bool,
+    /// TCP's sequence number (a NAT leaves it alone); 0 for UDP.
+    pub seq: u32,
     /// The DNS message, without TCP's length prefix; empty if none.
     pub dns: &'a [u8],
 }
@@ -235,6 +247,7 @@ pub fn parse_packet(f: &[u8]) -> Option<Packet<'_>> {
     };
     let sport = u16::from_be_bytes([*l4.first()?, *l4.get(1)?]);
     let dport = u16::from_be_bytes([*l4.get(2)?, *l4.get(3)?]);
+    let mut seq = 0;
     let (transport, syn, dns) = match proto {
         17 => (Transport::Udp, false, l4.get(8..)?),
         6 => {
@@ -242,6 +255,7 @@ pub fn parse_packet(f: &[u8]) -> Option<Packet<'_>> {
             let flags = *l4.get(13)?;
             let payload = l4.get(off..)?;
             let syn = flags & 0x02 != 0 && flags & 0x10 == 0;
+            seq = u32::from_be_bytes(l4.get(4..8)?.try_into().ok()?);
             (Transport::Tcp, syn, payload.get(2..).unwrap_or_default())
         }
         _ => return None,
@@ -253,6 +267,7 @@ pub fn parse_packet(f: &[u8]) -> Option<Packet<'_>> {
         dport,
         transport,
         syn,
+        seq,
         dns,
     })
 }
@@ -261,14 +276,14 @@ fn is_dns(f: &[u8]) -> bool {
     parse_packet(f).is_some_and(|p| p.sport == 53 || p.dport == 53)
 }
 
-/// The queries among `frames` that `node` sent, `at_ms` counted from `t0_us`.
-pub fn sent(frames: &[Frame], node: &str, t0_us: u64) -> Vec<Sent> {
+/// The queries among `frames` that `node` sent, `at_ms` counted from `t0_ns`.
+pub fn sent(frames: &[Frame], node: &str, t0_ns: u64) -> Vec<Sent> {
     frames
         .iter()
         .filter(|f| f.out && f.node == node)
         .filter_map(|f| {
             let mut s = parse_frame(&f.data)?;
-            s.at_ms = f.us.saturating_sub(t0_us) / 1000;
+            s.at_ms = f.ns.saturating_sub(t0_ns) / 1_000_000;
             Some(s)
         })
         .collect()

@@ -35,6 +35,8 @@ pub fn keep(
     by_server: &BTreeMap<String, Vec<Received>>,
     frames: &[Frame],
 ) -> std::io::Result<()> {
+    // A directory used before must not keep another run's captures.
+    let _ = std::fs::remove_dir_all(out.join("pcap"));
     for sub in ["resolvers", "servers", "firewalls", "pcap"] {
         std::fs::create_dir_all(out.join(sub))?;
     }
@@ -67,11 +69,12 @@ pub fn pcaps(dir: &Path, frames: &[Frame]) -> std::io::Result<()> {
         let file = std::fs::File::create(dir.join(format!("{node}-{iface}.pcap")))?;
         let header = PcapHeader {
             datalink: DataLink::ETHERNET,
+            snaplen: crate::capture::SNAPLEN as u32,
             ..Default::default()
         };
         let mut w = PcapWriter::with_header(std::io::BufWriter::new(file), header).map_err(std::io::Error::other)?;
         for f in frames {
-            let p = PcapPacket::new(Duration::from_micros(f.us), f.data.len() as u32, &f.data);
+            let p = PcapPacket::new(Duration::from_nanos(f.ns), f.data.len() as u32, &f.data);
             w.write_packet(&p).map_err(std::io::Error::other)?;
         }
         w.into_writer().flush()?;

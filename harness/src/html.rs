@@ -80,22 +80,22 @@ fn matrix(rep: &RunReport) -> String {
             esc(&expect)
         );
         for o in &rep.runs {
-            match o
+            // With --repeat a query is asked several times: one bad round makes the cell bad.
+            let asked: Vec<_> = o
                 .queries
                 .iter()
-                .find(|q| q.from == from && q.resolver == via && q.qname == qname && q.qtype == qtype)
-            {
-                Some(q) => {
-                    let _ = write!(
-                        h,
-                        r#"<td class="{}">{} {}</td>"#,
-                        if q.ok { "ok" } else { "bad" },
-                        esc(&q.rcode),
-                        crate::report::ms(q.elapsed_ms)
-                    );
-                }
-                None => h.push_str(r#"<td class="none">-</td>"#),
-            }
+                .filter(|q| q.from == from && q.resolver == via && q.qname == qname && q.qtype == qtype)
+                .collect();
+            let Some(last) = asked.last() else {
+                h.push_str(r#"<td class="none">-</td>"#);
+                continue;
+            };
+            let ok = asked.iter().filter(|q| q.ok).count();
+            let text = match asked.len() {
+                1 => format!("{} {}", last.rcode, crate::report::ms(last.elapsed_ms)),
+                n => format!("{ok}/{n} as expected, last {}", last.rcode),
+            };
+            let _ = write!(h, r#"<td class="{}">{}</td>"#, if ok == asked.len() { "ok" } else { "bad" }, esc(&text));
         }
         h.push_str("</tr>");
     }
@@ -181,11 +181,21 @@ fn pcap_links(root: &str, pcaps: &[(String, Vec<String>)]) -> String {
     for (kind, files) in pcaps {
         let _ = write!(h, "<li>{kind}: ");
         for f in files {
-            let _ = write!(h, r#"<a href="{root}{kind}/pcap/{0}">{0}</a> "#, esc(f));
+            let _ = write!(h, r#"<a href="{}{}/pcap/{}">{}</a> "#, esc(&url(root)), esc(&url(kind)), esc(&url(f)), esc(f));
         }
         h.push_str("</li>");
     }
     h + "</ul>"
+}
+
+/// Percent-encodes what a path may hold but a URL may not.
+fn url(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            ' ' | '#' | '%' | '"' | '?' | '<' | '>' => format!("%{:02X}", c as u32),
+            c => c.to_string(),
+        })
+        .collect()
 }
 
 /// The pcap files in an evidence directory, per kind.
@@ -217,6 +227,10 @@ pub fn topology(s: &Scenario) -> String {
     let mut width = w;
     let rest: Vec<&str> = s.networks.iter().map(|n| n.name.as_str()).filter(|n| !seen.iter().any(|s| s == n)).collect();
     for net in rest {
+        // A router of an earlier one may have drawn it already.
+        if seen.iter().any(|s| s == net) {
+            continue;
+        }
         seen.push(net.to_string());
         let b = Block::of(s, net, &mut seen, &mut placed);
         let (bw, bh) = b.draw(&mut svg, 10, y);

@@ -114,7 +114,10 @@ impl Ladder {
             for i in 0..self.columns.len() {
                 line[i * w] = '|';
             }
-            line[lo * w + 1..hi * w].fill(if a.response { '.' } else { '-' });
+            // A node to itself (a hairpin) has no line, only its label.
+            if lo < hi {
+                line[lo * w + 1..hi * w].fill(if a.response { '.' } else { '-' });
+            }
             let head = if a.dropped {
                 'X'
             } else if t > f {
@@ -122,7 +125,9 @@ impl Ladder {
             } else {
                 '<'
             };
-            line[if t > f { hi * w - 1 } else { lo * w + 1 }] = head;
+            if lo < hi {
+                line[if t > f { hi * w - 1 } else { lo * w + 1 }] = head;
+            }
             let line: String = line.into_iter().collect();
             let _ = writeln!(out, "{} {}", line.trim_end(), a.text_label());
         }
@@ -132,7 +137,7 @@ impl Ladder {
     /// A Mermaid `sequenceDiagram`, for a GitHub issue or the docs.
     pub fn mermaid(&self) -> String {
         let mut out = String::from("sequenceDiagram\n");
-        let _ = writeln!(out, "    title {}", self.title.replace(':', " -"));
+        let _ = writeln!(out, "    title {}", self.title.replace(':', " -").replace([';', '#'], " "));
         for (i, c) in self.columns.iter().enumerate() {
             let _ = writeln!(out, "    participant n{i} as {c}");
         }

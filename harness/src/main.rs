@@ -67,7 +67,7 @@ enum Cmd {
         html: Option<std::path::PathBuf>,
         /// Draw ladder diagrams in the terminal: every client query, or those whose
         /// name, or `resolver-node/name`, contains FILTER.
-        #[arg(long, num_args = 0..=1, default_missing_value = "", value_name = "FILTER")]
+        #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "", value_name = "FILTER")]
         ladder: Option<String>,
         /// With --ladder: `text` for a terminal, `mermaid` to paste into an issue.
         #[arg(long, value_enum, default_value = "text")]
@@ -353,7 +353,12 @@ fn run(name: &str, asked: Vec<Kind>, a: RunArgs) -> ExitCode {
         }
     }
     if let Some(filter) = &a.ladder {
-        print_ladders(&rep, filter, a.ladder_format);
+        // JSON on stdout stays one document; the ladders go to stderr then.
+        let ladders = ladders(&rep, filter, a.ladder_format);
+        match a.format {
+            Format::Text => print!("{ladders}"),
+            Format::Json => eprint!("{ladders}"),
+        }
     }
     if a.format == Format::Text {
         print!("{}", report::summary(&rep));
@@ -405,20 +410,18 @@ fn report_dir(dir: &std::path::Path) -> ExitCode {
 }
 
 /// `--ladder`: the ladders of the client queries that match `filter`.
-fn print_ladders(rep: &RunReport, filter: &str, format: LadderFormat) {
+fn ladders(rep: &RunReport, filter: &str, format: LadderFormat) -> String {
+    let mut out = String::new();
     for o in &rep.runs {
-        for q in &o.queries {
-            let name = format!("{}/{}", q.resolver, q.qname);
-            if !name.contains(filter) {
-                continue;
-            }
-            match (harness::ladder::for_query(o, q), format) {
-                (Some(l), LadderFormat::Text) => println!("{}", l.text()),
-                (Some(l), LadderFormat::Mermaid) => println!("```mermaid\n{}```\n", l.mermaid()),
-                (None, _) => println!("{} {} via {} ({}): no packets seen\n", q.qname, q.qtype, q.resolver, o.kind),
-            }
+        for q in o.queries.iter().filter(|q| format!("{}/{}", q.resolver, q.qname).contains(filter)) {
+            out += &match (harness::ladder::for_query(o, q), format) {
+                (Some(l), LadderFormat::Text) => format!("{}\n", l.text()),
+                (Some(l), LadderFormat::Mermaid) => format!("```mermaid\n{}```\n\n", l.mermaid()),
+                (None, _) => format!("{} {} via {} ({}): no packets seen\n\n", q.qname, q.qtype, q.resolver, o.kind),
+            };
         }
     }
+    out
 }
 
 fn audit(name: &str, asked: Vec<Kind>, format: Format) -> ExitCode {

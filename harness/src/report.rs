@@ -266,7 +266,7 @@ pub fn matrix(cells: &std::collections::BTreeMap<String, std::collections::BTree
 /// `scenario/kind/resolver query` (or `.../probe ...`), failures showing
 /// what was expected against what happened.
 /// A few lines a CI log reader can scan: per kind, pass or fail, what held,
-/// what the firewalls dropped, and the first failures.
+/// what the firewalls' rules matched, and the first failures.
 pub fn summary(rep: &RunReport) -> String {
     let mut s = format!("SUMMARY {}: {}\n", rep.scenario, if rep.passed { "PASS" } else { "FAIL" });
     for o in &rep.runs {
@@ -274,10 +274,11 @@ pub fn summary(rep: &RunReport) -> String {
             let v: Vec<bool> = ok.collect();
             format!("{}/{}", v.iter().filter(|b| **b).count(), v.len())
         };
+        // Every rule has a counter, accepting ones too: these are matches.
         let dropped: u64 = o.firewalls.values().flat_map(|c| c.values()).sum();
         let _ = writeln!(
             s,
-            "  {:<8} {}  queries {}  probes {}  rates {}  firewall drops {}  {}",
+            "  {:<8} {}  queries {}  probes {}  rates {}  firewall rule matches {}  {}",
             o.kind.name(),
             if o.passed() { "PASS" } else { "FAIL" },
             held(&mut o.queries.iter().map(|q| q.ok)),

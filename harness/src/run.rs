@@ -163,7 +163,7 @@ pub fn run(scenario: &Scenario, kind: Kind, progress: &dyn Progress, evidence: O
         captures.insert(node.name.clone(), Capture::start(&lab, &node.name)?);
     }
     let t0 = Instant::now();
-    let t0_us = crate::capture::now_us();
+    let t0_ns = crate::capture::now_ns();
     let log: nameserver::Log = Arc::new(Mutex::new(Vec::new()));
     let servers = start_servers(&lab, scenario, &log, t0)?;
     tick(&mut timings.servers_ready_ms);
@@ -238,7 +238,7 @@ pub fn run(scenario: &Scenario, kind: Kind, progress: &dyn Progress, evidence: O
     let received = settled(&log);
     let ran: Vec<String> = reports.keys().filter(|n| scenario.runs_kind(n, kind)).cloned().collect();
     for node in ran {
-        let sent = crate::capture::sent(&frames, &node, t0_us);
+        let sent = crate::capture::sent(&frames, &node, t0_ns);
         let to_servers: Vec<&nameserver::Received> = received.iter().collect();
         let host_of = |a: IpAddr| scenario.host_of(a).unwrap_or_else(|| a.to_string());
         let report = reports.get_mut(&node).expect("report");
@@ -246,7 +246,7 @@ pub fn run(scenario: &Scenario, kind: Kind, progress: &dyn Progress, evidence: O
         report.count_waste(|server, qname| scenario.is_lame(server, qname));
     }
     let owner = |a: IpAddr| scenario.node_of(a).map(|n| n.name.clone());
-    let messages = crate::wire::messages(&frames, owner, t0_us);
+    let messages = crate::wire::messages(&frames, owner, t0_ns);
     let mut firewalls = BTreeMap::new();
     for n in scenario.nodes.iter().filter(|n| !n.firewall.is_empty()) {
         firewalls.insert(n.name.clone(), lab.counters(&n.name)?);

@@ -17,7 +17,7 @@ use crate::capture::{parse_packet, Frame};
 use crate::scenario::values::Transport;
 
 /// How long a hop may take; a later copy is a new message (a retry).
-const HOP_US: u64 = 1_000_000;
+const HOP_NS: u64 = 1_000_000_000;
 
 /// One DNS message, from its sender to where it ended.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -89,24 +89,27 @@ struct Open {
     key: Key,
     /// The addresses on the wire now.
     tuple: (SocketAddr, SocketAddr),
-    last_us: u64,
+    last_ns: u64,
     /// The node it has arrived at and not yet left.
     at: Option<String>,
 }
 
 /// Every DNS message in `frames` (sorted by time), with `owner` telling
-/// which node holds an address and times counted from `t0_us`.
-pub fn messages(frames: &[Frame], owner: impl Fn(IpAddr) -> Option<String>, t0_us: u64) -> Vec<Message> {
-    let mut order: Vec<&Frame> = frames.iter().collect();
-    // Same timestamp: the sender's copy before the receiver's.
-    order.sort_by_key(|f| (f.us, !f.out));
+/// which node holds an address and times counted from `t0_ns`.
+pub fn messages(frames: &[Frame], owner: impl Fn(IpAddr) -> Option<String>, t0_ns: u64) -> Vec<Message> {
     let mut open: Vec<Open> = Vec::new();
-    for f in order {
+    for f in in_order(frames) {
         let Some(p) = parse_packet(&f.data) else { continue };
         let (key, id, response, label) = if p.syn {
             // A TCP connection attempt: no question yet, and a firewall that
             // drops it is as much the story as a dropped UDP query.
-            ((Transport::Tcp, 0, false, String::new(), "SYN".to_string()), 0, false, "TCP SYN".to_string())
+            // Its sequence number tells it from another SYN, through a NAT too.
+            (
+                (Transport::Tcp, 0, false, String::new(), format!("SYN {}", p.seq)),
+                0,
+                false,
+                "TCP SYN".to_string(),
+            )
         } else {
             let Ok(dns) = Dns::from_vec(p.dns) else { continue };
             let Some(q) = dns.queries.first() else { continue };
@@ -121,15 +124,17 @@ pub fn messages(frames: &[Frame], owner: impl Fn(IpAddr) -> Option<String>, t0_u
             (key, dns.metadata.id, response, label(&dns, response))
         };
         let tuple = (SocketAddr::new(p.src, p.sport), SocketAddr::new(p.dst, p.dport));
-        let recent = |o: &Open| f.us.saturating_sub(o.last_us) < HOP_US && o.key == key;
+        let recent = |o: &Open| f.ns.saturating_sub(o.last_ns) < HOP_NS && o.key == key;
         if !f.out {
             if let Some(o) = open.iter_mut().rev().find(|o| recent(o) && o.at.is_none() && o.tuple == tuple) {
                 o.at = Some(f.node.clone());
-                o.last_us = f.us;
+                o.last_ns = f.ns;
             }
             continue;
         }
-        if let Some(o) = open.iter_mut().rev().find(|o| recent(o) && o.at.as_deref() == Some(&f.node)) {
+        // Forwarded as it came, or by a NAT that rewrote one end of it.
+        let same_flow = |o: &Open| o.tuple.0 == tuple.0 || o.tuple.1 == tuple.1;
+        if let Some(o) = open.iter_mut().rev().find(|o| recent(o) && o.at.as_deref() == Some(&f.node) && same_flow(o)) {
             // Forwarded by a router; a NAT also rewrote it.
             o.msg.path.push(f.node.clone());
             if o.tuple != tuple {
@@ -141,12 +146,12 @@ pub fn messages(frames: &[Frame], owner: impl Fn(IpAddr) -> Option<String>, t0_u
             }
             o.tuple = tuple;
             o.at = None;
-            o.last_us = f.us;
+            o.last_ns = f.ns;
             continue;
         }
         open.push(Open {
             msg: Message {
-                at_us: f.us.saturating_sub(t0_us),
+                at_us: f.ns.saturating_sub(t0_ns) / 1000,
                 from: f.node.clone(),
                 src: tuple.0,
                 dst: tuple.1,
@@ -154,7 +159,7 @@ pub fn messages(frames: &[Frame], owner: impl Fn(IpAddr) -> Option<String>, t0_u
                 id,
                 response,
                 qname: key.3.clone(),
-                qtype: key.4.clone(),
+                qtype: if p.syn { "SYN".to_string() } else { key.4.clone() },
                 label,
                 path: vec![],
                 nat: vec![],
@@ -162,7 +167,7 @@ pub fn messages(frames: &[Frame], owner: impl Fn(IpAddr) -> Option<String>, t0_u
             },
             key,
             tuple,
-            last_us: f.us,
+            last_ns: f.ns,
             at: None,
         });
     }
@@ -177,6 +182,24 @@ pub fn messages(frames: &[Frame], owner: impl Fn(IpAddr) -> Option<String>, t0_u
             m
         })
         .collect()
+}
+
+/// All frames in time order, each node's in the order its socket read them
+/// (so a router's arrival always comes before its forward); at the same
+/// timestamp on two nodes, the sender's copy before the receiver's.
+fn in_order(frames: &[Frame]) -> Vec<&Frame> {
+    let mut queues: Vec<std::collections::VecDeque<&Frame>> = Vec::new();
+    for f in frames {
+        match queues.iter_mut().find(|q| q.front().is_some_and(|x| x.node == f.node)) {
+            Some(q) => q.push_back(f),
+            None => queues.push(std::collections::VecDeque::from([f])),
+        }
+    }
+    let mut out = Vec::with_capacity(frames.len());
+    while let Some(q) = queues.iter_mut().filter(|q| !q.is_empty()).min_by_key(|q| q.front().map(|f| (f.ns, !f.out))) {
+        out.push(q.pop_front().expect("not empty"));
+    }
+    out
 }
 
 /// What an arrow in a ladder says about a message.
@@ -219,7 +242,7 @@ mod tests {
     use super::*;
 
     /// An Ethernet/IPv4/UDP frame carrying `dns`.
-    fn frame(node: &str, us: u64, out: bool, src: (Ipv4Addr, u16), dst: (Ipv4Addr, u16), dns: &Dns) -> Frame {
+    fn frame(node: &str, ns: u64, out: bool, src: (Ipv4Addr, u16), dst: (Ipv4Addr, u16), dns: &Dns) -> Frame {
         let payload = dns.to_vec().unwrap();
         let mut f = vec![0u8; 12];
         f.extend([0x08, 0x00]);
@@ -236,7 +259,7 @@ mod tests {
         Frame {
             node: node.into(),
             iface: "eth0".into(),
-            us,
+            ns,
             out,
             data: f,
         }
@@ -290,6 +313,10 @@ mod tests {
         ];
         let m = messages(&frames, owner, 0);
         assert_eq!(m.len(), 3, "{m:#?}");
+        // As the captures hand them over: node by node, each in its own order.
+        let mut by_node = frames.clone();
+        by_node.sort_by(|a, b| a.node.cmp(&b.node));
+        assert_eq!(messages(&by_node, owner, 0), m);
         assert_eq!(
             (m[0].from.as_str(), &m[0].end, m[0].last_sport()),
             ("resolver", &End::Dropped("fw".into()), 900)
