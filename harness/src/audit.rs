@@ -56,12 +56,7 @@ fn finding(severity: Severity, rule: &str, message: String) -> Finding {
 }
 
 fn dotless(n: &Name) -> String {
-    let s = n.to_string();
-    if s == "." {
-        s
-    } else {
-        s.trim_end_matches('.').to_string()
-    }
+    crate::dns::dotless(&n.to_string()).to_string()
 }
 
 /// Every zone of the scenario: served ones and resolvers' local ones.
@@ -282,7 +277,7 @@ fn lame_delegation(s: &Scenario, up: &UpLab, from: &str, out: &mut Vec<Finding>)
             let Some((node, _)) = s.servers().find(|(_, sv)| sv.hostname == host) else {
                 continue;
             };
-            let Some(addr) = node.interfaces.iter().flat_map(|(_, a)| a.iter().copied()).next() else {
+            let Some(addr) = s.address(&node.name) else {
                 continue;
             };
             let a = send(up, from, ask(addr, &z.origin.to_string(), RecordType::SOA, false))?;

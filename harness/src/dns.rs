@@ -65,6 +65,14 @@ pub fn leak_class(qname: &str) -> Option<&'static str> {
 pub const LOCALHOST: &str = "localhost";
 pub const RFC1918_REVERSE: &str = "rfc1918-reverse";
 
+/// `live.com.` -> `live.com`, as people write names; the root stays `.`.
+pub fn dotless(name: &str) -> &str {
+    match name.trim_end_matches('.') {
+        "" => ".",
+        n => n,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

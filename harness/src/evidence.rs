@@ -86,7 +86,7 @@ pub fn pcaps(dir: &Path, frames: &[Frame]) -> std::io::Result<()> {
 pub fn ladders(out: &Path, o: &Outcome) -> std::io::Result<()> {
     std::fs::create_dir_all(out)?;
     let (mut text, mut md) = (String::new(), format!("# Ladders: {} with {}\n\n", o.scenario, o.kind));
-    for l in o.queries.iter().filter_map(|q| ladder::for_query(o, q)) {
+    for l in ladder::all(o).into_iter().flatten() {
         text.push_str(&l.text());
         text.push('\n');
         md.push_str(&format!("```mermaid\n{}```\n\n", l.mermaid()));

@@ -10,10 +10,10 @@
 use std::fmt::Write;
 use std::path::Path;
 
+use crate::dns::dotless;
 use crate::ladder::{self, esc};
 use crate::report::RunReport;
 use crate::scenario::{Node, Scenario};
-use crate::wire::show_name;
 
 const STYLE: &str = "body{font-family:sans-serif;margin:24px;color:#222;max-width:1400px}
 h1{font-size:22px}h2{font-size:18px;margin-top:28px;border-bottom:1px solid #ccc}
@@ -75,7 +75,7 @@ fn matrix(rep: &RunReport) -> String {
             "<tr><td>{}</td><td>{}</td><td>{} {}</td><td>{}</td>",
             esc(from),
             esc(via),
-            esc(&show_name(qname)),
+            esc(dotless(qname)),
             esc(qtype),
             esc(&expect)
         );
@@ -115,7 +115,7 @@ fn probes(rep: &RunReport) -> String {
             r#"<tr><td>{}</td><td>{}</td><td>{} {}</td><td>{}</td><td>{}</td><td class="{}">{}</td><td>{}</td></tr>"#,
             esc(&p.from),
             esc(&p.server),
-            esc(&show_name(&p.qname)),
+            esc(dotless(&p.qname)),
             esc(&p.qtype),
             p.transport,
             p.source_port,
@@ -158,8 +158,8 @@ fn ladders(rep: &RunReport) -> String {
     let mut h = String::from("<h2>Ladders: what each query set off, in time order</h2><p>Solid arrows are queries, dashed ones responses; a red cross is a packet a node dropped. Repeats in a row are drawn once, with a count.</p>");
     for o in &rep.runs {
         let _ = write!(h, "<h3>{}</h3>", o.kind);
-        for q in &o.queries {
-            let Some(l) = ladder::for_query(o, q) else { continue };
+        for (q, l) in o.queries.iter().zip(ladder::all(o)) {
+            let Some(l) = l else { continue };
             // A failure or a drop is open; the rest a click away.
             let open = if q.ok && q.rcode == "NOERROR" && !l.arrows.iter().any(|a| a.dropped) {
                 ""
@@ -406,7 +406,7 @@ fn node_lines(n: &Node) -> Vec<String> {
     let mut l: Vec<String> = n.interfaces.iter().flat_map(|(_, a)| a.iter().map(|a| a.to_string())).collect();
     if let Some(sv) = &n.server {
         l.push(sv.hostname.to_string().trim_end_matches('.').to_string());
-        let zones: Vec<String> = sv.zones.iter().map(|z| show_name(&z.to_string())).collect();
+        let zones: Vec<String> = sv.zones.iter().map(|z| dotless(&z.to_string()).to_string()).collect();
         l.push(format!("zones: {}", zones.join(" ")));
     }
     if let Some(r) = &n.resolver {

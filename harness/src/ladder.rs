@@ -2,17 +2,19 @@
 //! ([`crate::wire`]): one column per node, one arrow per DNS message in time
 //! order, and a firewall's drops as arrows that end in a cross.
 //!
-//! [`for_query`] picks what one client query set off: the client's question,
+//! [`all`] picks what each client query set off: the client's question,
 //! the resolver's upstream queries and their answers, until the client had
 //! its answer. [`Ladder::text`], [`Ladder::mermaid`] and [`Ladder::svg`] draw
 //! it for a terminal, for a GitHub issue and for the HTML report.
 
+use std::collections::HashMap;
 use std::fmt::Write;
 
 use serde::Serialize;
 
+use crate::dns::dotless;
 use crate::outcome::{Outcome, QueryResult};
-use crate::wire::{show_name, End, Message};
+use crate::wire::{End, Message};
 
 /// One arrow; `count` copies of it in a row are drawn once.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -41,27 +43,51 @@ const MAX_PORTS: usize = 4;
 /// Slack after a query timed out, for what the resolver sent last.
 const TAIL_US: u64 = 100_000;
 
-/// The ladder of client query `q` of outcome `o`, if its messages were seen.
-pub fn for_query(o: &Outcome, q: &QueryResult) -> Option<Ladder> {
-    let qname = format!("{}.", q.qname.trim_end_matches('.')).to_lowercase();
-    let asks = |m: &&Message| m.from == q.from && !m.response && m.qname == qname && m.qtype == q.qtype && m.to() == Some(q.resolver.as_str());
-    // The nth such query in the outcome is the nth such question on the wire.
-    let nth = o
-        .queries
+/// The ladder of each client query of `o`, in the order of `o.queries`
+/// (`None` where its question was not seen on the wire).
+///
+/// One pass indexes the clients' questions; each ladder then reads only its
+/// own time window of the messages, which are in time order, so a run of
+/// thousands of queries (`--repeat`) costs no more than a pass per query.
+pub fn all(o: &Outcome) -> Vec<Option<Ladder>> {
+    type Key = (String, String, String, String);
+    let mut asked: HashMap<Key, Vec<usize>> = HashMap::new();
+    for (i, m) in o.messages.iter().enumerate().filter(|(_, m)| !m.response) {
+        if let Some(to) = m.to() {
+            asked
+                .entry((m.from.clone(), to.to_string(), m.qname.clone(), m.qtype.clone()))
+                .or_default()
+                .push(i);
+        }
+    }
+    // The nth time a query is in the outcome is the nth such question on the wire.
+    let mut nth: HashMap<Key, usize> = HashMap::new();
+    o.queries
         .iter()
-        .take_while(|x| !std::ptr::eq(*x, q))
-        .filter(|x| x.from == q.from && x.resolver == q.resolver && x.qname == q.qname && x.qtype == q.qtype)
-        .count();
-    let start = o.messages.iter().filter(asks).nth(nth)?;
-    let answered = o
-        .messages
-        .iter()
-        .find(|m| m.response && m.id == start.id && m.from == q.resolver && m.dst == start.src && m.at_us >= start.at_us);
-    let end = answered.map_or(start.at_us + q.elapsed_ms * 1000 + TAIL_US, |m| m.at_us);
-    let involved = |m: &Message| m.from == q.resolver || m.to() == Some(q.resolver.as_str());
-    let picked: Vec<&Message> = o.messages.iter().filter(|m| m.at_us >= start.at_us && m.at_us <= end && involved(m)).collect();
-    let title = format!("{} {} via {} ({}): {}", show_name(&q.qname), q.qtype, q.resolver, q.kind, q.rcode);
-    Some(Ladder::of(title, &picked))
+        .map(|q| {
+            let qname = format!("{}.", q.qname.trim_end_matches('.')).to_lowercase();
+            let key = (q.from.clone(), q.resolver.clone(), qname, q.qtype.clone());
+            let n = nth.entry(key.clone()).or_default();
+            *n += 1;
+            let start = *asked.get(&key)?.get(*n - 1)?;
+            Some(window(o, q, start))
+        })
+        .collect()
+}
+
+/// What query `q`, asked by message `start`, set off until it was answered
+/// (or timed out): the resolver's messages in that window.
+fn window(o: &Outcome, q: &QueryResult, start: usize) -> Ladder {
+    let first = &o.messages[start];
+    let limit = first.at_us + q.elapsed_ms * 1000 + TAIL_US;
+    let rest = &o.messages[start..];
+    let rest = &rest[..rest.partition_point(|m| m.at_us <= limit)];
+    let answered = |m: &&Message| m.response && m.id == first.id && m.from == q.resolver && m.dst == first.src;
+    let end = rest.iter().find(answered).map_or(limit, |m| m.at_us);
+    let involved = |m: &&Message| m.at_us <= end && (m.from == q.resolver || m.to() == Some(q.resolver.as_str()));
+    let picked: Vec<&Message> = rest.iter().filter(involved).collect();
+    let title = format!("{} {} via {} ({}): {}", dotless(&q.qname), q.qtype, q.resolver, q.kind, q.rcode);
+    Ladder::of(title, &picked)
 }
 
 impl Ladder {

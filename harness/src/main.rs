@@ -29,14 +29,34 @@ enum LadderFormat {
 }
 
 /// What `dnslab run` was asked for besides the scenario and kinds.
+#[derive(clap::Args)]
 struct RunArgs {
+    #[arg(long, value_enum, default_value = "text")]
     format: Format,
+    /// Send the queries N times (counted queries with new names each round) and aggregate.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
     repeat: u32,
+    /// Leave the evidence here: report.html, outcome.json, and per resolver
+    /// kind its pcaps, ladders, configs and logs, every server's query log and
+    /// the firewall rules. Without it, evidence goes to a temporary directory
+    /// kept only on failure or with --html.
+    #[arg(long)]
     evidence: Option<std::path::PathBuf>,
+    /// Write JUnit XML: a test case per expectation, `scenario/kind/resolver query`.
+    #[arg(long)]
     junit: Option<std::path::PathBuf>,
+    /// Also write the HTML report here (it is always in the evidence directory).
+    #[arg(long)]
     html: Option<std::path::PathBuf>,
+    /// Draw ladder diagrams in the terminal: every client query, or those whose
+    /// name, or `resolver-node/name`, contains FILTER.
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "", value_name = "FILTER")]
     ladder: Option<String>,
+    /// With --ladder: `text` for a terminal, `mermaid` to paste into an issue.
+    #[arg(long, value_enum, default_value = "text")]
     ladder_format: LadderFormat,
+    /// No progress display, even on a terminal.
+    #[arg(long, short)]
     quiet: bool,
 }
 
@@ -49,32 +69,8 @@ enum Cmd {
         /// Resolver kinds, comma-separated; default: hickory and every real one installed.
         #[arg(long, value_delimiter = ',')]
         resolver: Vec<Kind>,
-        #[arg(long, value_enum, default_value = "text")]
-        format: Format,
-        /// Send the queries N times (counted queries with new names each round) and aggregate.
-        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
-        repeat: u32,
-        /// Leave the evidence here: outcome.json, and per resolver kind its
-        /// configs and logs, every server's query log and the firewall rules.
-        /// Without it, evidence goes to a temporary directory kept only on failure.
-        #[arg(long)]
-        evidence: Option<std::path::PathBuf>,
-        /// Write JUnit XML: a test case per expectation, `scenario/kind/resolver query`.
-        #[arg(long)]
-        junit: Option<std::path::PathBuf>,
-        /// Also write the HTML report here (it is always in the evidence directory).
-        #[arg(long)]
-        html: Option<std::path::PathBuf>,
-        /// Draw ladder diagrams in the terminal: every client query, or those whose
-        /// name, or `resolver-node/name`, contains FILTER.
-        #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "", value_name = "FILTER")]
-        ladder: Option<String>,
-        /// With --ladder: `text` for a terminal, `mermaid` to paste into an issue.
-        #[arg(long, value_enum, default_value = "text")]
-        ladder_format: LadderFormat,
-        /// No progress display, even on a terminal.
-        #[arg(long, short)]
-        quiet: bool,
+        #[command(flatten)]
+        args: RunArgs,
     },
     /// Write the HTML report of an evidence directory (`dnslab run --evidence DIR`)
     /// to DIR/report.html again.
@@ -150,31 +146,7 @@ fn main() -> ExitCode {
         }
     }
     match cli.command {
-        Cmd::Run {
-            scenario,
-            resolver,
-            format,
-            repeat,
-            evidence,
-            junit,
-            html,
-            ladder,
-            ladder_format,
-            quiet,
-        } => run(
-            &scenario,
-            resolver,
-            RunArgs {
-                format,
-                repeat,
-                evidence,
-                junit,
-                html,
-                ladder,
-                ladder_format,
-                quiet,
-            },
-        ),
+        Cmd::Run { scenario, resolver, args } => run(&scenario, resolver, args),
         Cmd::Report { dir } => report_dir(&dir),
         Cmd::Audit { scenario, resolver, format } => audit(&scenario, resolver, format),
         Cmd::Check { files } => check(&files),
@@ -413,8 +385,11 @@ fn report_dir(dir: &std::path::Path) -> ExitCode {
 fn ladders(rep: &RunReport, filter: &str, format: LadderFormat) -> String {
     let mut out = String::new();
     for o in &rep.runs {
-        for q in o.queries.iter().filter(|q| format!("{}/{}", q.resolver, q.qname).contains(filter)) {
-            out += &match (harness::ladder::for_query(o, q), format) {
+        for (q, l) in o.queries.iter().zip(harness::ladder::all(o)) {
+            if !format!("{}/{}", q.resolver, q.qname).contains(filter) {
+                continue;
+            }
+            out += &match (l, format) {
                 (Some(l), LadderFormat::Text) => format!("{}\n", l.text()),
                 (Some(l), LadderFormat::Mermaid) => format!("```mermaid\n{}```\n\n", l.mermaid()),
                 (None, _) => format!("{} {} via {} ({}): no packets seen\n\n", q.qname, q.qtype, q.resolver, o.kind),

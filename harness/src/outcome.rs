@@ -410,6 +410,13 @@ fn who(addr: SocketAddr, owner: &impl Fn(IpAddr) -> String) -> String {
 }
 
 impl Outcome {
+    /// Is `q` one of a counted query's names (judged by its rate, not alone)?
+    pub fn is_counted(&self, q: &QueryResult) -> bool {
+        self.rates
+            .iter()
+            .any(|r| r.resolver == q.resolver && matches_template(&q.qname, r.ask.split(' ').next().unwrap_or("")))
+    }
+
     /// The outcome with everything that varies between runs bucketed or
     /// dropped: the snapshot form. `owner` names the node at an address.
     ///
@@ -477,95 +484,6 @@ impl Outcome {
             })
             .collect();
         queries.sort();
-        let resolvers: BTreeMap<&String, serde_json::Value> = self
-            .resolvers
-            .iter()
-            .map(|(node, r)| {
-                // Sum over the names of a counted query before bucketing.
-                type Key = (String, String, String, Transport, PortClass);
-                let mut sums: BTreeMap<Key, (u32, u32, BTreeSet<PortClass>, u32)> = BTreeMap::new();
-                // Where there are rates, a TCP fallback (kresd) happens to some names
-                // and not others: only the UDP traffic is shown.
-                for u in r
-                    .upstream
-                    .iter()
-                    .filter(|u| !priming(&u.qname))
-                    .filter(|u| templates.is_empty() || (name(&u.qname) != u.qname && u.transport == Transport::Udp))
-                {
-                    let e = sums
-                        .entry((group(&u.server), name(&u.qname), u.qtype.clone(), u.transport, u.port_class))
-                        .or_default();
-                    e.0 += u.sent;
-                    e.1 += u.lost;
-                    e.2.extend(u.seen_as);
-                    e.3 += u.tcp_connects;
-                }
-                let mut upstream: Vec<String> = sums
-                    .into_iter()
-                    .map(|((server, qname, qtype, transport, class), (sent, lost, seen, connects))| {
-                        let seen: Vec<String> = seen.iter().map(|c| c.to_string()).collect();
-                        format!(
-                            "{server} {qname} {qtype} {transport} from {class} ports{}: lost {}{}",
-                            if seen.is_empty() {
-                                String::new()
-                            } else {
-                                format!(" (seen as {})", seen.join("/"))
-                            },
-                            lost_bucket(sent, lost),
-                            if connects > 0 { ", with tcp connects" } else { "" }
-                        )
-                    })
-                    .collect();
-                upstream.sort();
-                upstream.dedup();
-                let status = r.status.lines().next().unwrap_or("").to_string();
-                // How long it takes to give up: the slowest failure, bucketed. (Later
-                // failures may come at once from its cache of dead servers, or not,
-                // depending on timers; the first one shows its patience.)
-                let gives_up = self
-                    .queries
-                    .iter()
-                    .filter(|q| &q.resolver == node && q.rcode != "NOERROR" && q.rcode != "NXDOMAIN" && name(&q.qname) == q.qname)
-                    .map(|q| q.elapsed_ms)
-                    .max()
-                    .map(time_bucket);
-                // Which servers saw names that should never have left (not how often).
-                let leaked: BTreeMap<&String, BTreeSet<String>> = r.leaked.iter().map(|(c, to)| (c, to.keys().map(|s| group(s)).collect())).collect();
-                let mut entry = serde_json::json!({ "status": status, "source_ports": r.source_ports, "upstream": upstream, "gives_up_in": gives_up });
-                if !leaked.is_empty() {
-                    entry["leaked_to"] = serde_json::json!(leaked);
-                }
-                (node, entry)
-            })
-            .collect();
-        let mut grouped: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
-        for (s, log) in &self.servers {
-            let counts = grouped.entry(group(s)).or_default();
-            for r in log
-                .iter()
-                .filter(|r| !priming(&r.qname))
-                .filter(|r| templates.is_empty() || (name(&r.qname) != r.qname && r.transport == Transport::Udp))
-            {
-                *counts
-                    .entry(format!(
-                        "{} {} {} {} -> {}{}",
-                        who(r.src, &owner),
-                        r.transport,
-                        name(&r.qname),
-                        r.qtype,
-                        r.rcode,
-                        if r.aa { " aa" } else { "" }
-                    ))
-                    .or_default() += 1;
-            }
-        }
-        // How often a query arrived depends on retransmit timers; whether it did, does not.
-        // A server that saw only left-out traffic (priming, uncounted names) is left out too.
-        let servers: BTreeMap<String, Vec<String>> = grouped
-            .into_iter()
-            .filter(|(_, counts)| !counts.is_empty())
-            .map(|(g, counts)| (g, counts.into_keys().collect()))
-            .collect();
         let firewalls: BTreeMap<&String, BTreeMap<&String, &str>> = self
             .firewalls
             .iter()
@@ -597,7 +515,10 @@ impl Outcome {
         // what a resolver does next (unbound may mark both servers down and
         // fail every name): the rates and counters are the stable record.
         let (resolvers, servers) = if templates.is_empty() {
-            (serde_json::json!(resolvers), serde_json::json!(servers))
+            (
+                serde_json::json!(self.stable_resolvers(&group, &priming)),
+                serde_json::json!(self.stable_servers(&owner, &group, &priming)),
+            )
         } else {
             let status: BTreeMap<&String, String> = self
                 .resolvers
@@ -617,5 +538,95 @@ impl Outcome {
             "firewalls": firewalls,
             "failures": self.failures.len(),
         })
+    }
+
+    /// Each resolver's upstream traffic, grouped and bucketed (no counted queries).
+    fn stable_resolvers(&self, group: &impl Fn(&str) -> String, priming: &impl Fn(&str) -> bool) -> BTreeMap<&String, serde_json::Value> {
+        self.resolvers
+            .iter()
+            .map(|(node, r)| {
+                // One line per server group, name and port class, before bucketing.
+                type Key = (String, String, String, Transport, PortClass);
+                let mut sums: BTreeMap<Key, (u32, u32, BTreeSet<PortClass>, u32)> = BTreeMap::new();
+                for u in r.upstream.iter().filter(|u| !priming(&u.qname)) {
+                    let e = sums
+                        .entry((group(&u.server), u.qname.clone(), u.qtype.clone(), u.transport, u.port_class))
+                        .or_default();
+                    e.0 += u.sent;
+                    e.1 += u.lost;
+                    e.2.extend(u.seen_as);
+                    e.3 += u.tcp_connects;
+                }
+                let mut upstream: Vec<String> = sums
+                    .into_iter()
+                    .map(|((server, qname, qtype, transport, class), (sent, lost, seen, connects))| {
+                        let seen: Vec<String> = seen.iter().map(|c| c.to_string()).collect();
+                        format!(
+                            "{server} {qname} {qtype} {transport} from {class} ports{}: lost {}{}",
+                            if seen.is_empty() {
+                                String::new()
+                            } else {
+                                format!(" (seen as {})", seen.join("/"))
+                            },
+                            lost_bucket(sent, lost),
+                            if connects > 0 { ", with tcp connects" } else { "" }
+                        )
+                    })
+                    .collect();
+                upstream.sort();
+                upstream.dedup();
+                let status = r.status.lines().next().unwrap_or("").to_string();
+                // How long it takes to give up: the slowest failure, bucketed. (Later
+                // failures may come at once from its cache of dead servers, or not,
+                // depending on timers; the first one shows its patience.)
+                let gives_up = self
+                    .queries
+                    .iter()
+                    .filter(|q| &q.resolver == node && q.rcode != "NOERROR" && q.rcode != "NXDOMAIN")
+                    .map(|q| q.elapsed_ms)
+                    .max()
+                    .map(time_bucket);
+                // Which servers saw names that should never have left (not how often).
+                let leaked: BTreeMap<&String, BTreeSet<String>> = r.leaked.iter().map(|(c, to)| (c, to.keys().map(|s| group(s)).collect())).collect();
+                let mut entry = serde_json::json!({ "status": status, "source_ports": r.source_ports, "upstream": upstream, "gives_up_in": gives_up });
+                if !leaked.is_empty() {
+                    entry["leaked_to"] = serde_json::json!(leaked);
+                }
+                (node, entry)
+            })
+            .collect()
+    }
+
+    /// What each group of servers received, without counts (no counted queries).
+    fn stable_servers(
+        &self,
+        owner: &impl Fn(IpAddr) -> String,
+        group: &impl Fn(&str) -> String,
+        priming: &impl Fn(&str) -> bool,
+    ) -> BTreeMap<String, Vec<String>> {
+        let mut grouped: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
+        for (s, log) in &self.servers {
+            let counts = grouped.entry(group(s)).or_default();
+            for r in log.iter().filter(|r| !priming(&r.qname)) {
+                *counts
+                    .entry(format!(
+                        "{} {} {} {} -> {}{}",
+                        who(r.src, owner),
+                        r.transport,
+                        r.qname,
+                        r.qtype,
+                        r.rcode,
+                        if r.aa { " aa" } else { "" }
+                    ))
+                    .or_default() += 1;
+            }
+        }
+        // How often a query arrived depends on retransmit timers; whether it did, does not.
+        // A server that saw only left-out traffic (priming) is left out too.
+        grouped
+            .into_iter()
+            .filter(|(_, counts)| !counts.is_empty())
+            .map(|(g, counts)| (g, counts.into_keys().collect()))
+            .collect()
     }
 }

@@ -4,6 +4,7 @@ use std::fmt::Write;
 
 use serde::{Deserialize, Serialize};
 
+use crate::dns::dotless;
 use crate::outcome::Outcome;
 
 /// Everything one `dnslab run` produced: the JSON output's shape.
@@ -27,13 +28,6 @@ pub fn ms(v: u64) -> String {
 }
 
 /// `live.com.` -> `live.com`, but the root stays `.`.
-fn dotless(name: &str) -> &str {
-    match name.trim_end_matches('.') {
-        "" => ".",
-        n => n,
-    }
-}
-
 fn verdict(ok: bool, expect: &[String]) -> String {
     match (expect.is_empty(), ok) {
         (true, _) => "-".into(),
@@ -92,17 +86,12 @@ pub fn text(o: &Outcome) -> String {
         s += &table(&rows);
         s += "\n";
     }
-    let counted = |q: &&crate::outcome::QueryResult| {
-        o.rates
-            .iter()
-            .any(|r| r.resolver == q.resolver && crate::outcome::matches_template(&q.qname, r.ask.split(' ').next().unwrap_or("")))
-    };
-    if o.queries.iter().any(|q| !counted(&q)) {
+    if o.queries.iter().any(|q| !o.is_counted(q)) {
         let _ = writeln!(s, "Queries through the resolvers (BYTES: query -> response on the wire, and the amplification)");
         let mut rows = vec![["FROM", "RESOLVER", "ITS PORTS", "QUERY", "RESULT", "TIME", "BYTES", "EXPECTED"]
             .map(String::from)
             .to_vec()];
-        for q in o.queries.iter().filter(|q| !counted(q)) {
+        for q in o.queries.iter().filter(|q| !o.is_counted(q)) {
             let ports = o
                 .resolvers
                 .get(&q.resolver)

@@ -7,6 +7,7 @@
 //! 5-tuple is the same on both ends of a link; only a NAT changes it, and
 //! that rewrite is kept, because the new source port is often the point.
 
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 
 use hickory_proto::op::{Message as Dns, ResponseCode};
@@ -14,6 +15,7 @@ use hickory_proto::rr::RecordType;
 use serde::{Deserialize, Serialize};
 
 use crate::capture::{parse_packet, Frame};
+use crate::dns::dotless;
 use crate::scenario::values::Transport;
 
 /// How long a hop may take; a later copy is a new message (a retry).
@@ -86,7 +88,6 @@ type Key = (Transport, u16, bool, String, String);
 
 struct Open {
     msg: Message,
-    key: Key,
     /// The addresses on the wire now.
     tuple: (SocketAddr, SocketAddr),
     last_ns: u64,
@@ -94,10 +95,12 @@ struct Open {
     at: Option<String>,
 }
 
-/// Every DNS message in `frames` (sorted by time), with `owner` telling
+/// Every DNS message in `frames`, in time order, with `owner` telling
 /// which node holds an address and times counted from `t0_ns`.
 pub fn messages(frames: &[Frame], owner: impl Fn(IpAddr) -> Option<String>, t0_ns: u64) -> Vec<Message> {
     let mut open: Vec<Open> = Vec::new();
+    // Indices into `open` by key: each frame looks at a handful, not all.
+    let mut by_key: HashMap<Key, Vec<usize>> = HashMap::new();
     for f in in_order(frames) {
         let Some(p) = parse_packet(&f.data) else { continue };
         let (key, id, response, label) = if p.syn {
@@ -124,18 +127,25 @@ pub fn messages(frames: &[Frame], owner: impl Fn(IpAddr) -> Option<String>, t0_n
             (key, dns.metadata.id, response, label(&dns, response))
         };
         let tuple = (SocketAddr::new(p.src, p.sport), SocketAddr::new(p.dst, p.dport));
-        let recent = |o: &Open| f.ns.saturating_sub(o.last_ns) < HOP_NS && o.key == key;
+        // Only a message with the same key, last seen within a hop's time, can be this one.
+        let candidates = by_key.get(&key).map_or(&[][..], Vec::as_slice);
+        let find = |fits: &dyn Fn(&Open) -> bool| {
+            candidates
+                .iter()
+                .rev()
+                .copied()
+                .find(|&i| f.ns.saturating_sub(open[i].last_ns) < HOP_NS && fits(&open[i]))
+        };
         if !f.out {
-            if let Some(o) = open.iter_mut().rev().find(|o| recent(o) && o.at.is_none() && o.tuple == tuple) {
-                o.at = Some(f.node.clone());
-                o.last_ns = f.ns;
+            if let Some(i) = find(&|o| o.at.is_none() && o.tuple == tuple) {
+                open[i].at = Some(f.node.clone());
+                open[i].last_ns = f.ns;
             }
             continue;
         }
         // Forwarded as it came, or by a NAT that rewrote one end of it.
-        let same_flow = |o: &Open| o.tuple.0 == tuple.0 || o.tuple.1 == tuple.1;
-        if let Some(o) = open.iter_mut().rev().find(|o| recent(o) && o.at.as_deref() == Some(&f.node) && same_flow(o)) {
-            // Forwarded by a router; a NAT also rewrote it.
+        if let Some(i) = find(&|o| o.at.as_deref() == Some(&f.node) && (o.tuple.0 == tuple.0 || o.tuple.1 == tuple.1)) {
+            let o = &mut open[i];
             o.msg.path.push(f.node.clone());
             if o.tuple != tuple {
                 o.msg.nat.push(Rewrite {
@@ -149,6 +159,7 @@ pub fn messages(frames: &[Frame], owner: impl Fn(IpAddr) -> Option<String>, t0_n
             o.last_ns = f.ns;
             continue;
         }
+        by_key.entry(key.clone()).or_default().push(open.len());
         open.push(Open {
             msg: Message {
                 at_us: f.ns.saturating_sub(t0_ns) / 1000,
@@ -165,7 +176,6 @@ pub fn messages(frames: &[Frame], owner: impl Fn(IpAddr) -> Option<String>, t0_n
                 nat: vec![],
                 end: End::Lost,
             },
-            key,
             tuple,
             last_ns: f.ns,
             at: None,
@@ -206,7 +216,7 @@ fn in_order(frames: &[Frame]) -> Vec<&Frame> {
 fn label(m: &Dns, response: bool) -> String {
     let q = m.queries.first().expect("checked by the caller");
     if !response {
-        return format!("{} {}", show_name(&q.name().to_ascii()), q.query_type());
+        return format!("{} {}", dotless(&q.name().to_ascii()), q.query_type());
     }
     let rcode = m.metadata.response_code;
     let answers = m.answers.len();
@@ -221,14 +231,6 @@ fn label(m: &Dns, response: bool) -> String {
         "referral".to_string()
     } else {
         "NODATA".to_string()
-    }
-}
-
-/// `live.com.` -> `live.com`; the root stays `.`.
-pub fn show_name(n: &str) -> String {
-    match n.trim_end_matches('.') {
-        "" => ".".to_string(),
-        s => s.to_string(),
     }
 }
 

@@ -8,7 +8,7 @@ use std::net::IpAddr;
 
 use hickory_proto::rr::rdata::{A, AAAA, NS, SOA};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
-use hickory_proto::serialize::txt::{LexerError, ParseError, Parser};
+use hickory_proto::serialize::txt::{parse_ttl, LexerError, ParseError, Parser};
 
 /// A zone as served: its origin and every record in it, in a stable order.
 #[derive(Debug, Clone, PartialEq)]
@@ -195,32 +195,8 @@ fn soa_minimum(entry: &str) -> Option<u32> {
     let flat = entry.replace(['(', ')'], " ");
     let tokens: Vec<&str> = flat.split_whitespace().collect();
     let at = tokens.iter().position(|t| t.eq_ignore_ascii_case("SOA"))?;
-    ttl_seconds(tokens.get(at + 7)?)
-}
-
-/// `3600`, `2h`, `1w`, `1h30m`: a TTL in seconds.
-fn ttl_seconds(s: &str) -> Option<u32> {
-    if let Ok(n) = s.parse() {
-        return Some(n);
-    }
-    let (mut total, mut num) = (0u32, String::new());
-    for c in s.chars() {
-        if c.is_ascii_digit() {
-            num.push(c);
-            continue;
-        }
-        let unit = match c.to_ascii_lowercase() {
-            's' => 1,
-            'm' => 60,
-            'h' => 3600,
-            'd' => 86400,
-            'w' => 604800,
-            _ => return None,
-        };
-        total = total.checked_add(num.parse::<u32>().ok()?.checked_mul(unit)?)?;
-        num.clear();
-    }
-    num.is_empty().then_some(total)
+    // Parsed as hickory's own zone parser reads a TTL (`3600`, `2h`, `1h30m`).
+    parse_ttl(tokens.get(at + 7)?).ok()
 }
 
 /// Canonical order: by name (DNS order), type, then text.

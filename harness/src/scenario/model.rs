@@ -262,18 +262,13 @@ pub(super) fn build(doc: &Doc, path: &Path) -> Scenario {
             })
         })
         .collect();
-    for s in &servers {
-        for z in s.zones.iter().chain(&s.lame) {
-            texts.entry(z.clone()).or_default();
-        }
+    let named: std::collections::BTreeSet<Name> = servers.iter().flat_map(|s| s.zones.iter().chain(&s.lame).cloned()).collect();
+    for z in &named {
+        texts.entry(z.clone()).or_default();
     }
     // A resolver's local zones that no server serves stay out of the lab's
     // tree: nothing delegates to them.
-    let named: Vec<Name> = servers.iter().flat_map(|s| s.zones.iter().chain(&s.lame).cloned()).collect();
-    let local_only: BTreeMap<Name, Vec<hickory_proto::rr::Record>> = {
-        let keys: Vec<Name> = texts.keys().filter(|z| !named.contains(z)).cloned().collect();
-        keys.into_iter().map(|k| (k.clone(), texts.remove(&k).unwrap_or_default())).collect()
-    };
+    let (local_only, texts): (BTreeMap<_, _>, BTreeMap<_, _>) = texts.into_iter().partition(|(z, _)| !named.contains(z));
     let zones = zone::derive(texts, &servers);
     let local: Vec<Zone> = local_only.into_iter().map(|(o, r)| zone::complete_local(o, r)).collect();
     for (node, raw) in nodes.iter_mut().zip(doc.nodes.iter().flat_map(|e| e.0.iter())) {
@@ -491,9 +486,8 @@ impl Scenario {
 
     /// The server host name that owns `addr`, for reports.
     pub fn host_of(&self, addr: IpAddr) -> Option<String> {
-        self.servers()
-            .find(|(n, _)| n.interfaces.iter().any(|(_, a)| a.contains(&addr)))
-            .map(|(_, s)| s.hostname.to_string().trim_end_matches('.').to_string())
+        let s = self.node_of(addr)?.server.as_ref()?;
+        Some(s.hostname.to_string().trim_end_matches('.').to_string())
     }
 
     /// The network this scenario describes, for [`lab::Lab::up`]. Resolver
