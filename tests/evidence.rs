@@ -18,7 +18,19 @@ fn evidence() -> &'static Path {
         // Under target/tmp, so a failed test's evidence stays to be looked at.
         let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("evidence-msft-lowport");
         let _ = std::fs::remove_dir_all(&dir);
-        let out = common::run(&["run", "msft-lowport", "--resolver", "hickory", "--evidence", dir.to_str().unwrap()]);
+        let html = dir.with_extension("html");
+        let (d, h) = (dir.to_str().unwrap(), html.to_str().unwrap());
+        let out = common::run(&[
+            "run",
+            "msft-lowport",
+            "--resolver",
+            "hickory",
+            "--evidence",
+            d,
+            "--html",
+            h,
+            "--ladder=resolver-low/live.com",
+        ]);
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(0), "{err}");
         // Not a terminal: no progress drawn, even without --quiet.
@@ -26,6 +38,23 @@ fn evidence() -> &'static Path {
         let text = String::from_utf8_lossy(&out.stdout);
         assert!(text.contains("SUMMARY msft-lowport: PASS"), "{text}");
         assert!(text.lines().any(|l| l.trim_start().starts_with("hickory  PASS  queries 18/18")), "{text}");
+        // --ladder drew the two asks it names, and only those.
+        let drawn: Vec<&str> = text.lines().filter(|l| l.contains(" via ") && l.contains("(hickory): ")).collect();
+        assert_eq!(
+            drawn,
+            [
+                "live.com A via resolver-low (hickory): SERVFAIL",
+                "live.com MX via resolver-low (hickory): SERVFAIL"
+            ],
+            "{text}"
+        );
+        // --html elsewhere: the same report, its pcap links pointing back into the evidence.
+        let copy = std::fs::read_to_string(&html).expect("the --html copy");
+        assert!(
+            copy.contains(&format!("file://{}/hickory/pcap/", dir.display())),
+            "pcap links in {}",
+            html.display()
+        );
         dir
     })
 }
