@@ -34,3 +34,11 @@ fn a_resolver_kind_that_is_not_known_is_bad_input() {
     let out = common::run(&["run", "msft-lowport", "--resolver", "bind10"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn a_scenario_that_cannot_be_read_is_reported_as_unreadable() {
+    let out = common::run(&["check", "/nonexistent/dnslab-scenario.yaml"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("/nonexistent/dnslab-scenario.yaml:1:1 unreadable: "), "{err}");
+}

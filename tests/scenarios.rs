@@ -37,13 +37,13 @@ fn check(name: &str) -> RunReport {
         }
         for q in o.queries.iter().filter(|q| !o.is_counted(q)) {
             matrix
-                .entry(format!("{} {} via {}", q.qname, q.qtype, q.resolver))
+                .entry(format!("{} {} {} via {}", q.qname, q.qtype, q.transport, q.resolver))
                 .or_default()
-                .insert(o.kind.to_string(), q.rcode.clone());
+                .insert(o.kind.to_string(), q.verdict.outcome.clone());
         }
         for p in &o.probes {
             let row = format!("probe {} {} @{} {} port {}", p.qname, p.qtype, p.server, p.transport, p.requested_port);
-            matrix.entry(row).or_default().insert(o.kind.to_string(), p.rcode.clone());
+            matrix.entry(row).or_default().insert(o.kind.to_string(), p.verdict.outcome.clone());
         }
     }
     insta::assert_snapshot!(format!("{name}@matrix"), harness::report::matrix(&matrix));

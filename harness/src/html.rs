@@ -12,7 +12,9 @@ use std::path::Path;
 
 use crate::dns::dotless;
 use crate::ladder::{self, esc};
+use crate::outcome::{Outcome, QueryResult};
 use crate::report::RunReport;
+use crate::scenario::values::Transport;
 use crate::scenario::{Node, Scenario};
 
 const STYLE: &str = "body{font-family:sans-serif;margin:24px;color:#222;max-width:1400px}
@@ -60,41 +62,53 @@ fn matrix(rep: &RunReport) -> String {
     h.push_str("</tr>");
     // Rows in the scenario's order, as the first run had them; a kind that
     // does not run on a node shows a grey cell.
-    let mut rows: Vec<(&str, &str, &str, &str, String)> = Vec::new();
+    let mut rows: Vec<(&str, &str, &str, &str, Transport)> = Vec::new();
     for o in &rep.runs {
         for q in &o.queries {
-            let row = (q.from.as_str(), q.resolver.as_str(), q.qname.as_str(), q.qtype.as_str(), q.expect.join(" or "));
+            let row = (q.from.as_str(), q.resolver.as_str(), q.qname.as_str(), q.qtype.as_str(), q.transport);
             if !rows.contains(&row) {
                 rows.push(row);
             }
         }
     }
-    for (from, via, qname, qtype, expect) in rows {
+    for (from, via, qname, qtype, transport) in rows {
+        fn asked<'o>(o: &'o Outcome, row: (&str, &str, &str, &str, Transport)) -> Vec<&'o QueryResult> {
+            let (from, via, qname, qtype, transport) = row;
+            o.queries
+                .iter()
+                .filter(|q| q.from == from && q.resolver == via && q.qname == qname && q.qtype == qtype && q.transport == transport)
+                .collect()
+        }
+        let row = (from, via, qname, qtype, transport);
+        // One expectation for every kind, or each kind's own (`NODE@KIND`).
+        let mut expects: Vec<String> = rep.runs.iter().flat_map(|o| asked(o, row)).map(|q| q.verdict.expect.to_string()).collect();
+        expects.sort();
+        expects.dedup();
+        let expect = if expects.len() > 1 { "per kind (see cells)".to_string() } else { expects.concat() };
         let _ = write!(
             h,
-            "<tr><td>{}</td><td>{}</td><td>{} {}</td><td>{}</td>",
+            "<tr><td>{}</td><td>{}</td><td>{} {} {transport}</td><td>{}</td>",
             esc(from),
             esc(via),
             esc(dotless(qname)),
             esc(qtype),
-            esc(&expect)
+            esc(if expect.is_empty() { "-" } else { &expect })
         );
         for o in &rep.runs {
             // With --repeat a query is asked several times: one bad round makes the cell bad.
-            let asked: Vec<_> = o
-                .queries
-                .iter()
-                .filter(|q| q.from == from && q.resolver == via && q.qname == qname && q.qtype == qtype)
-                .collect();
+            let asked = asked(o, row);
             let Some(last) = asked.last() else {
                 h.push_str(r#"<td class="none">-</td>"#);
                 continue;
             };
-            let ok = asked.iter().filter(|q| q.ok).count();
-            let text = match asked.len() {
-                1 => format!("{} {}", last.rcode, crate::report::ms(last.elapsed_ms)),
-                n => format!("{ok}/{n} as expected, last {}", last.rcode),
+            let ok = asked.iter().filter(|q| q.verdict.ok).count();
+            let mut text = match asked.len() {
+                1 => format!("{} {}", last.verdict.outcome, crate::report::ms(last.elapsed_ms)),
+                n => format!("{ok}/{n} as expected, last {}", last.verdict.outcome),
             };
+            if let Some(bad) = asked.iter().find(|q| !q.verdict.ok) {
+                text += &format!(" (expected {}: {})", bad.verdict.expect, bad.verdict.misses.join("; "));
+            }
             let _ = write!(h, r#"<td class="{}">{}</td>"#, if ok == asked.len() { "ok" } else { "bad" }, esc(&text));
         }
         h.push_str("</tr>");
@@ -119,9 +133,12 @@ fn probes(rep: &RunReport) -> String {
             esc(&p.qtype),
             p.transport,
             p.source_port,
-            if p.ok { "ok" } else { "bad" },
-            esc(&p.rcode),
-            esc(&p.expect.join(" or "))
+            if p.verdict.ok { "ok" } else { "bad" },
+            esc(&p.verdict.outcome),
+            esc(&match p.verdict.ok {
+                true => p.verdict.expect.to_string(),
+                false => format!("{}: {}", p.verdict.expect, p.verdict.misses.join("; ")),
+            })
         );
     }
     h + "</table>"
@@ -161,7 +178,7 @@ fn ladders(rep: &RunReport) -> String {
         for (q, l) in o.queries.iter().zip(ladder::all(o)) {
             let Some(l) = l else { continue };
             // A failure or a drop is open; the rest a click away.
-            let open = if q.ok && q.rcode == "NOERROR" && !l.arrows.iter().any(|a| a.dropped) {
+            let open = if q.verdict.ok && q.verdict.outcome == "NOERROR" && !l.arrows.iter().any(|a| a.dropped) {
                 ""
             } else {
                 " open"

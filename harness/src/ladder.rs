@@ -86,7 +86,7 @@ fn window(o: &Outcome, q: &QueryResult, start: usize) -> Ladder {
     let end = rest.iter().find(answered).map_or(limit, |m| m.at_us);
     let involved = |m: &&Message| m.at_us <= end && (m.from == q.resolver || m.to() == Some(q.resolver.as_str()));
     let picked: Vec<&Message> = rest.iter().filter(involved).collect();
-    let title = format!("{} {} via {} ({}): {}", dotless(&q.qname), q.qtype, q.resolver, q.kind, q.rcode);
+    let title = format!("{} {} via {} ({}): {}", dotless(&q.qname), q.qtype, q.resolver, q.kind, q.verdict.outcome);
     Ladder::of(title, &picked)
 }
 

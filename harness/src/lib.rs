@@ -2,6 +2,9 @@
 //!
 //! Where to start:
 //! - [`scenario::load`] reads and checks a scenario file into a [`scenario::Scenario`].
+//! - [`answer`] is the whole answer to a question (rcode or why none,
+//!   flags, sections, EDNS and EDE, each attempt); [`verdict`] judges it
+//!   against what the scenario expects.
 //! - [`run::run`] builds its lab ([`lab::Lab::up`]), starts our authoritative
 //!   servers ([`nameserver`]) and a resolver per resolver node ([`resolver`]),
 //!   sends the probes and queries ([`probe`]), watches the wire ([`capture`],
@@ -15,6 +18,7 @@
 //! - [`zone`] parses zone files and derives delegations and glue.
 //! - The `dnslab` binary (`src/main.rs`) is a thin CLI over these.
 
+pub mod answer;
 pub mod audit;
 pub mod authority;
 pub mod capture;
@@ -32,5 +36,6 @@ pub mod run;
 pub mod scenario;
 pub mod snapshot;
 pub mod supervise;
+pub mod verdict;
 pub mod wire;
 pub mod zone;

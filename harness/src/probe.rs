@@ -1,7 +1,9 @@
 //! Dig-like queries from inside a node: a chosen source address and port
-//! (exact, a range, or random), UDP or TCP, a timeout. Built on hickory-proto
+//! (exact, a range, or random), UDP or TCP, dig's header and EDNS or the
+//! scenario's, a retry over TCP after TC=1, a timeout. Built on hickory-proto
 //! for the message and plain tokio sockets for the wire, so the source port
-//! is exactly what was asked (`dig -b 0.0.0.0#1023`).
+//! is exactly what was asked (`dig -b 0.0.0.0#1023`). What comes back is
+//! the whole [`Reply`].
 
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
@@ -13,8 +15,46 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::dns::{rcode_name, TIMEOUT};
+use crate::answer::{Attempt, Reply, Status};
 use crate::scenario::values::{PortSpec, Transport};
+
+/// The header and EDNS a query goes with, and what the client does with a
+/// truncated answer. [`Stub::DIG`] is what `dig` does by default: RD=1,
+/// AD=1 (so a validator reports AD, RFC 6840), EDNS version 0 with a
+/// 1232-byte buffer, and a retry over TCP after TC=1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stub {
+    pub rd: bool,
+    pub ad: bool,
+    pub cd: bool,
+    /// `None`: no OPT record at all (`dig +noedns`).
+    pub edns: Option<EdnsAsk>,
+    /// Retry over TCP when a UDP answer has TC=1; `false` is `dig +ignore`.
+    pub tcp_after_tc: bool,
+}
+
+/// The OPT record a query carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EdnsAsk {
+    pub size: u16,
+    pub version: u8,
+    /// The DO bit (`dig +dnssec`).
+    pub dnssec_ok: bool,
+}
+
+impl Stub {
+    pub const DIG: Stub = Stub {
+        rd: true,
+        ad: true,
+        cd: false,
+        edns: Some(EdnsAsk {
+            size: 1232,
+            version: 0,
+            dnssec_ok: false,
+        }),
+        tcp_after_tc: true,
+    };
+}
 
 /// What to send.
 #[derive(Debug, Clone)]
@@ -22,34 +62,52 @@ pub struct Ask {
     pub server: IpAddr,
     pub name: Name,
     pub qtype: RecordType,
-    pub recursion_desired: bool,
+    pub stub: Stub,
     pub transport: Transport,
     pub source: Option<IpAddr>,
     pub port: PortSpec,
+    /// For each attempt: the UDP one, and the TCP one after TC=1 (as dig's
+    /// `+timeout` is per try).
     pub timeout: Duration,
     /// Copies of a UDP query sent within the timeout, from the same socket
     /// (dig's `+tries`). Probes use 3, so one lost packet on a fresh link is
     /// not a timeout; queries to resolvers use 1, so a resolver's own time
     /// to give up is measured without a stub's retransmits.
     pub tries: u32,
-    /// EDNS with this UDP payload size (dig sends 1232), or none.
-    pub edns: Option<u16>,
 }
 
-/// What came back: an rcode or `TIMEOUT`, and the answer records.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Answer {
-    pub rcode: String,
-    pub aa: bool,
-    pub answers: Vec<String>,
-    pub source_port: u16,
-    pub elapsed_ms: u64,
-    /// Why there was no DNS answer, if there was none (timeout, connection refused).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-    /// Size of the query and of the response on the wire (DNS message only).
-    pub query_bytes: u32,
-    pub response_bytes: u32,
+impl Ask {
+    /// `dig [+norecurse] NAME TYPE @server` over UDP from a random port,
+    /// 1.5 s and two tries.
+    pub fn udp(server: IpAddr, name: Name, qtype: RecordType, rd: bool) -> Ask {
+        Ask {
+            server,
+            name,
+            qtype,
+            stub: Stub { rd, ..Stub::DIG },
+            transport: Transport::Udp,
+            source: None,
+            port: PortSpec::Random,
+            timeout: Duration::from_millis(1500),
+            tries: 2,
+        }
+    }
+
+    fn message(&self) -> Message {
+        let mut msg = Message::new(rand::rng().random(), MessageType::Query, OpCode::Query);
+        msg.metadata.recursion_desired = self.stub.rd;
+        msg.metadata.authentic_data = self.stub.ad;
+        msg.metadata.checking_disabled = self.stub.cd;
+        msg.add_query(Query::query(self.name.clone(), self.qtype));
+        if let Some(e) = self.stub.edns {
+            let mut opt = hickory_proto::op::Edns::new();
+            opt.set_max_payload(e.size);
+            opt.set_version(e.version);
+            opt.set_dnssec_ok(e.dnssec_ok);
+            msg.edns = Some(opt);
+        }
+        msg
+    }
 }
 
 fn pick_port(p: PortSpec) -> u16 {
@@ -68,29 +126,36 @@ fn unspecified(server: IpAddr) -> IpAddr {
     }
 }
 
-/// Sends one query and waits for the answer. Never an `Err`: a timeout or a
-/// refused connection is an outcome. Must run on a runtime inside the node.
-pub async fn ask(a: &Ask) -> Answer {
-    exchange(a).await.0
+/// Sends one question as a stub does, and returns the whole answer: over
+/// the asked transport, and when a UDP answer comes back with TC=1, once
+/// more over TCP (as dig and the glibc stub do). Never an `Err`: a timeout,
+/// a refused or reset connection, an ICMP error are outcomes. Must run on a
+/// runtime inside the node.
+pub async fn ask(a: &Ask) -> Reply {
+    let (first, mut msg) = attempt(a, a.transport).await;
+    let mut attempts = vec![first];
+    if a.stub.tcp_after_tc && a.transport == Transport::Udp && msg.as_ref().is_some_and(|m| m.metadata.truncation) {
+        let (retry, m) = attempt(a, Transport::Tcp).await;
+        attempts.push(retry);
+        msg = m;
+    }
+    match msg {
+        Some(m) => Reply::of(&m, attempts),
+        None => Reply::none(attempts),
+    }
 }
 
-/// Like [`ask`], also returning the whole response message, if one came.
-pub async fn exchange(a: &Ask) -> (Answer, Option<Message>) {
-    let id: u16 = rand::rng().random();
-    let mut msg = Message::new(id, MessageType::Query, OpCode::Query);
-    msg.metadata.recursion_desired = a.recursion_desired;
-    msg.add_query(Query::query(a.name.clone(), a.qtype));
-    if let Some(size) = a.edns {
-        let mut e = hickory_proto::op::Edns::new();
-        e.set_max_payload(size);
-        msg.edns = Some(e);
-    }
+/// One exchange on one transport.
+async fn attempt(a: &Ask, transport: Transport) -> (Attempt, Option<Message>) {
+    let msg = a.message();
+    let id = msg.metadata.id;
     let wire = msg.to_vec().expect("a query always encodes");
     let local = SocketAddr::new(a.source.unwrap_or(unspecified(a.server)), pick_port(a.port));
     let start = Instant::now();
     let mut port = local.port();
+    let mut connected = false;
     let exchange = async {
-        match a.transport {
+        match transport {
             Transport::Udp => {
                 let sock = udp_socket(local)?;
                 port = sock.local_addr()?.port();
@@ -125,6 +190,7 @@ pub async fn exchange(a: &Ask) -> (Answer, Option<Message>) {
                 sock.bind(local)?;
                 port = sock.local_addr()?.port();
                 let mut s = sock.connect((a.server, 53).into()).await?;
+                connected = true;
                 // RST on close: no TIME_WAIT, so the next probe can reuse the
                 // port. Linger 0 never blocks, which is what the deprecation warns of.
                 #[allow(deprecated)]
@@ -140,24 +206,25 @@ pub async fn exchange(a: &Ask) -> (Answer, Option<Message>) {
     };
     let result = tokio::time::timeout(a.timeout, exchange).await;
     let elapsed_ms = start.elapsed().as_millis() as u64;
-    // No DNS answer is an outcome: a timeout, or what the socket said
-    // (connection refused, ...), never an `Err`.
-    let (message, error, response_bytes) = match result {
-        Ok(Ok((m, n))) => (Some(m), None, n as u32),
-        Ok(Err(e)) => (None, Some(e.to_string()), 0),
-        Err(_) => (None, None, 0),
+    let (message, rcode, error, response_bytes) = match result {
+        Ok(Ok((m, n))) => {
+            let rc = Status::Rcode(m.metadata.response_code.into());
+            (Some(m), rc, None, n as u32)
+        }
+        Ok(Err(e)) => (None, Status::of_error(&e, transport, connected), Some(e.to_string()), 0),
+        Err(_) => (None, Status::Timeout, None, 0),
     };
-    let answer = Answer {
-        rcode: message.as_ref().map_or_else(|| TIMEOUT.into(), |m| rcode_name(m.metadata.response_code)),
-        aa: message.as_ref().is_some_and(|m| m.metadata.authoritative),
-        answers: message.as_ref().map(|m| m.answers.iter().map(|r| r.to_string()).collect()).unwrap_or_default(),
+    let attempt = Attempt {
+        transport,
         source_port: port,
-        elapsed_ms,
-        error,
         query_bytes: wire.len() as u32,
         response_bytes,
+        elapsed_ms,
+        rcode,
+        tc: message.as_ref().is_some_and(|m| m.metadata.truncation),
+        error,
     };
-    (answer, message)
+    (attempt, message)
 }
 
 /// A UDP socket bound to `local` with SO_REUSEADDR. The previous probe from

@@ -5,7 +5,7 @@ use std::fmt::Write;
 use serde::{Deserialize, Serialize};
 
 use crate::dns::dotless;
-use crate::outcome::Outcome;
+use crate::outcome::{Judged, Outcome};
 
 /// Everything one `dnslab run` produced: the JSON output's shape.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -27,12 +27,12 @@ pub fn ms(v: u64) -> String {
     }
 }
 
-/// `live.com.` -> `live.com`, but the root stays `.`.
-fn verdict(ok: bool, expect: &[String]) -> String {
-    match (expect.is_empty(), ok) {
+/// `-` when nothing was expected, `ok`, or what was expected against what came.
+fn verdict(v: &Judged) -> String {
+    match (v.expect.is_empty(), v.ok) {
         (true, _) => "-".into(),
         (false, true) => "ok".into(),
-        (false, false) => format!("FAIL (expected {})", expect.join(" or ")),
+        (false, false) => format!("FAIL (expected {}: {})", v.expect, v.misses.join("; ")),
     }
 }
 
@@ -78,17 +78,20 @@ pub fn text(o: &Outcome) -> String {
                 format!("{} {}", dotless(&p.qname), p.qtype),
                 p.transport.to_string(),
                 port,
-                p.rcode.clone(),
+                p.verdict.outcome.clone(),
                 ms(p.elapsed_ms),
-                verdict(p.ok, &p.expect),
+                verdict(&p.verdict),
             ]);
         }
         s += &table(&rows);
         s += "\n";
     }
     if o.queries.iter().any(|q| !o.is_counted(q)) {
-        let _ = writeln!(s, "Queries through the resolvers (BYTES: query -> response on the wire, and the amplification)");
-        let mut rows = vec![["FROM", "RESOLVER", "ITS PORTS", "QUERY", "RESULT", "TIME", "BYTES", "EXPECTED"]
+        let _ = writeln!(
+            s,
+            "Queries through the resolvers (FLAGS of the answer; VIA: udp, or udp>tcp after TC=1; BYTES: query -> response, and the amplification)"
+        );
+        let mut rows = vec![["FROM", "RESOLVER", "ITS PORTS", "QUERY", "RESULT", "FLAGS", "VIA", "TIME", "BYTES", "EXPECTED"]
             .map(String::from)
             .to_vec()];
         for q in o.queries.iter().filter(|q| !o.is_counted(q)) {
@@ -102,13 +105,15 @@ pub fn text(o: &Outcome) -> String {
                 q.resolver.clone(),
                 ports,
                 format!("{} {}", dotless(&q.qname), q.qtype),
-                q.rcode.clone(),
+                q.verdict.outcome.clone() + &ede(&q.reply),
+                q.reply.flags.iter().map(|f| f.name()).collect::<Vec<_>>().join(" "),
+                q.reply.attempts.iter().map(|a| a.transport.to_string()).collect::<Vec<_>>().join(">"),
                 ms(q.elapsed_ms),
                 match q.amplification() {
                     Some(x) => format!("{} -> {} (x{x:.0})", q.query_bytes, q.response_bytes),
                     None => "-".into(),
                 },
-                verdict(q.ok, &q.expect),
+                verdict(&q.verdict),
             ]);
         }
         s += &table(&rows);
@@ -116,7 +121,7 @@ pub fn text(o: &Outcome) -> String {
     }
     if !o.rates.is_empty() {
         let _ = writeln!(s, "Rates over many names (intermittent failures are judged as rates)");
-        let mut rows = vec![["RESOLVER", "ASK", "SENT", "NOERROR", "SERVFAIL", "TIMEOUT", "P50", "P90", "MAX", "EXPECTED"]
+        let mut rows = vec![["RESOLVER", "ASK", "SENT", "NOERROR", "NODATA", "SERVFAIL", "TIMEOUT", "P50", "P90", "MAX", "EXPECTED"]
             .map(String::from)
             .to_vec()];
         let pct = |x: f64| format!("{:.0}%", x * 100.0);
@@ -133,6 +138,7 @@ pub fn text(o: &Outcome) -> String {
                 r.ask.clone(),
                 r.sent.to_string(),
                 pct(r.noerror_rate),
+                pct(r.nodata_rate),
                 pct(r.servfail_rate),
                 pct(r.timeout_rate),
                 ms(r.p50_ms),
@@ -204,7 +210,8 @@ pub fn text(o: &Outcome) -> String {
         let _ = writeln!(s, "\nFirewalls (nft counters)");
         for (node, counters) in &o.firewalls {
             for (name, n) in counters {
-                let _ = writeln!(s, "  {node}: {name} = {n} packets dropped");
+                let action = o.rule_actions.get(node).and_then(|r| r.get(name)).map_or("matched", |a| a.as_str());
+                let _ = writeln!(s, "  {node}: {name} = {n} packets matched ({action})");
             }
         }
     }
@@ -220,8 +227,8 @@ pub fn text(o: &Outcome) -> String {
         ms(t.teardown_ms),
         ms(t.total_ms)
     );
-    let total = o.probes.iter().filter(|p| !p.expect.is_empty()).count()
-        + o.queries.iter().filter(|q| !q.expect.is_empty()).count()
+    let total = o.probes.iter().filter(|p| !p.verdict.expect.is_empty()).count()
+        + o.queries.iter().filter(|q| !q.verdict.expect.is_empty()).count()
         + o.rates.iter().filter(|r| !r.expect.is_empty()).count();
     if o.failures.is_empty() {
         let _ = writeln!(s, "PASS: all {total} expectations held");
@@ -270,8 +277,8 @@ pub fn summary(rep: &RunReport) -> String {
             "  {:<8} {}  queries {}  probes {}  rates {}  firewall rule matches {}  {}",
             o.kind.name(),
             if o.passed() { "PASS" } else { "FAIL" },
-            held(&mut o.queries.iter().map(|q| q.ok)),
-            held(&mut o.probes.iter().map(|p| p.ok)),
+            held(&mut o.queries.iter().map(|q| q.verdict.ok)),
+            held(&mut o.probes.iter().map(|p| p.verdict.ok)),
             held(&mut o.rates.iter().map(|r| r.ok)),
             dropped,
             ms(o.timings.total_ms)
@@ -287,6 +294,21 @@ pub fn summary(rep: &RunReport) -> String {
         let _ = writeln!(s, "  skipped: {k}");
     }
     s
+}
+
+/// `expected E, got O: each miss`, for a failure message.
+fn against(v: &Judged) -> String {
+    format!("expected {}, got {}: {}", v.expect, v.outcome, v.misses.join("; "))
+}
+
+/// The EDE codes of an answer, as ` (EDE 22)`.
+fn ede(r: &crate::answer::Reply) -> String {
+    let codes: Vec<String> = r.edns.iter().flat_map(|e| &e.ede).map(|e| e.code.to_string()).collect();
+    if codes.is_empty() {
+        String::new()
+    } else {
+        format!(" (EDE {})", codes.join(","))
+    }
 }
 
 pub fn junit(rep: &RunReport) -> String {
@@ -306,7 +328,7 @@ pub fn junit(rep: &RunReport) -> String {
             c.set_time(std::time::Duration::from_millis(ms));
             suite.add_test_case(c);
         };
-        for p in o.probes.iter().filter(|p| !p.expect.is_empty()) {
+        for p in o.probes.iter().filter(|p| !p.verdict.expect.is_empty()) {
             let name = format!(
                 "probe {} {} @{} {} port {}",
                 dotless(&p.qname),
@@ -315,11 +337,11 @@ pub fn junit(rep: &RunReport) -> String {
                 p.transport,
                 p.requested_port
             );
-            case(name, p.ok, format!("expected {}, got {}", p.expect.join(" or "), p.rcode), p.elapsed_ms);
+            case(name, p.verdict.ok, against(&p.verdict), p.elapsed_ms);
         }
-        for q in o.queries.iter().filter(|q| !q.expect.is_empty()) {
-            let name = format!("{} {} {}", q.resolver, dotless(&q.qname), q.qtype);
-            case(name, q.ok, format!("expected {}, got {}", q.expect.join(" or "), q.rcode), q.elapsed_ms);
+        for q in o.queries.iter().filter(|q| !q.verdict.expect.is_empty()) {
+            let name = format!("{} {} {} {}", q.resolver, dotless(&q.qname), q.qtype, q.transport);
+            case(name, q.verdict.ok, against(&q.verdict), q.elapsed_ms);
         }
         for r in o.rates.iter().filter(|r| !r.expect.is_empty()) {
             case(format!("{} {} x{}", r.resolver, r.ask, r.sent), r.ok, r.misses().join("; "), r.max_ms);

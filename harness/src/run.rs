@@ -9,11 +9,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::future::join_all;
-use hickory_proto::rr::{Name, RecordType};
+use hickory_proto::rr::Name;
 
 use crate::capture::Capture;
 use crate::nameserver::{self, NameServer};
-use crate::outcome::{self, Outcome, ProbeResult, QueryResult, ResolverReport, Timings};
+use crate::answer::Reply;
+use crate::outcome::{self, Judged, Outcome, ProbeResult, QueryResult, ResolverReport, Timings};
 use crate::probe::{self, Ask};
 use crate::resolver::{self, Kind};
 use crate::scenario::values::PortSpec;
@@ -98,7 +99,7 @@ fn start_resolver(lab: &lab::Lab, scenario: &Scenario, node: &str, kind: Kind, d
     let ndir = dir.path.join(node);
     std::fs::create_dir_all(&ndir).map_err(|e| format!("{}: {e}", ndir.display()))?;
     let r = scenario.node(node).and_then(|n| n.resolver.as_ref()).expect("a resolver node");
-    let addr = scenario.address(node).expect("linted: connected");
+    let addr = scenario.address(node).ok_or("the node has no address")?;
     // A resolver that limits who may ask still serves its own node: the
     // readiness checks ask from there.
     let allow: Vec<ipnet::IpNet> = match r.allow.is_empty() {
@@ -267,43 +268,22 @@ pub fn run(scenario: &Scenario, kind: Kind, progress: &dyn Progress, evidence: O
     timings.total_ms = t_start.elapsed().as_millis() as u64;
     drop(dir);
 
-    let mut failures = Vec::new();
-    for p in probes.iter().filter(|p| !p.ok) {
-        failures.push(
-            format!(
-                "probe {} {} @{} {} port {}: expected {}, got {}",
-                p.qname,
-                p.qtype,
-                p.server,
-                p.transport,
-                p.requested_port,
-                p.expect.join(" or "),
-                p.rcode
-            ) + &p.error.as_ref().map(|e| format!(" ({e})")).unwrap_or_default(),
-        );
-    }
     let rates = outcome::rates(&queries, &scenario.query_specs, kind);
-    for r in rates.iter().filter(|r| !r.ok) {
-        failures.push(format!("rates of {} via {} ({kind}): {}", r.ask, r.resolver, r.misses().join("; ")));
-    }
-    for q in queries.iter().filter(|q| !q.ok) {
-        failures.push(format!(
-            "query {} {} via {} ({}): expected {}, got {}",
-            q.qname,
-            q.qtype,
-            q.resolver,
-            q.kind,
-            q.expect.join(" or "),
-            q.rcode
-        ));
-    }
+    let failures = failures(&probes, &queries, &rates, kind);
     let outcome = Outcome {
+        schema_version: outcome::SCHEMA_VERSION,
         scenario: scenario.name.clone(),
         kind,
         probes,
         queries,
         resolvers: reports,
         servers: by_server,
+        rule_actions: scenario
+            .nodes
+            .iter()
+            .filter(|n| !n.firewall.is_empty())
+            .map(|n| (n.name.clone(), n.firewall.iter().map(|f| (f.name.clone(), f.action.name().to_string())).collect()))
+            .collect(),
         firewalls,
         rates,
         timings,
@@ -330,27 +310,40 @@ fn settled(log: &nameserver::Log) -> Vec<nameserver::Received> {
     }
 }
 
-/// Copies what a person needs to check the run: `resolvers/NODE/` (config,
-/// root hints, log), `servers/HOST.jsonl` (every query received) and
-/// `firewalls/NODE.nft` (the rules as loaded).
+/// Every expectation that did not hold, in words that name the cause.
+fn failures(probes: &[ProbeResult], queries: &[QueryResult], rates: &[outcome::RateResult], kind: Kind) -> Vec<String> {
+    let mut out = Vec::new();
+    for p in probes.iter().filter(|p| !p.verdict.ok) {
+        let what = format!("probe {} {} @{} {} port {}", p.qname, p.qtype, p.server, p.transport, p.requested_port);
+        out.push(format!("{what}: {}", p.verdict.misses.join("; ")));
+    }
+    for r in rates.iter().filter(|r| !r.ok) {
+        out.push(format!("rates of {} via {} ({kind}): {}", r.ask, r.resolver, r.misses().join("; ")));
+    }
+    for q in queries.iter().filter(|q| !q.verdict.ok) {
+        let what = format!("query {} {} via {} ({}, {})", q.qname, q.qtype, q.resolver, q.kind, q.transport);
+        out.push(format!("{what}: {}", q.verdict.misses.join("; ")));
+    }
+    out
+}
+
 fn ask_of_probe(p: &Probe) -> Ask {
     Ask {
         server: p.server_addr,
-        name: Name::from_ascii(&p.name).expect("linted"),
-        qtype: p.qtype.parse::<RecordType>().expect("linted"),
-        recursion_desired: false,
+        name: p.name.clone(),
+        qtype: p.qtype,
+        stub: p.stub,
         transport: p.transport,
         source: p.source,
         port: p.source_port,
         timeout: p.timeout,
         tries: 3,
-        edns: None,
     }
 }
 
 /// Sends asks from inside their nodes: one thread per node, lanes side by
 /// side, each lane's asks one after another. Returns (index, answer) pairs.
-fn send_lanes(lab: &lab::Lab, by_node: BTreeMap<String, Vec<Vec<(usize, Ask)>>>) -> Result<Vec<(usize, probe::Answer)>, RunError> {
+fn send_lanes(lab: &lab::Lab, by_node: BTreeMap<String, Vec<Vec<(usize, Ask)>>>) -> Result<Vec<(usize, Reply)>, RunError> {
     let handles: Vec<_> = by_node
         .into_iter()
         .map(|(node, lanes)| {
@@ -393,26 +386,25 @@ fn run_probes(lab: &lab::Lab, probes: &[Probe]) -> Result<Vec<ProbeResult>, RunE
     }
     let by_node = by_node.into_iter().map(|(n, lanes)| (n, lanes.into_values().collect())).collect();
     let mut results: Vec<Option<ProbeResult>> = vec![None; probes.len()];
-    for (i, a) in send_lanes(lab, by_node)? {
+    for (i, reply) in send_lanes(lab, by_node)? {
         let p = &probes[i];
+        let (qname, qtype) = (p.name.to_string(), p.qtype.to_string());
         results[i] = Some(ProbeResult {
             from: p.from.clone(),
             server: p.server.clone(),
             server_addr: p.server_addr,
-            qname: p.name.clone(),
-            qtype: p.qtype.clone(),
             transport: p.transport,
             requested_port: p.source_port.to_string(),
-            source_port: a.source_port,
-            error: a.error,
-            ok: outcome::meets(&a.rcode, &p.expect),
-            rcode: a.rcode,
-            answers: a.answers,
-            elapsed_ms: a.elapsed_ms,
-            expect: p.expect.clone(),
+            source_port: reply.source_port(),
+            elapsed_ms: reply.elapsed_ms(),
+            verdict: Judged::of(&p.expect, &reply, &qname, &qtype),
+            reply,
+            qname,
+            qtype,
         });
     }
-    Ok(results.into_iter().map(|r| r.expect("every probe answered")).collect())
+    // Every probe was sent (each lane returns all of its asks).
+    Ok(results.into_iter().flatten().collect())
 }
 
 /// Queries through each resolver go one after another, in scenario order, so
@@ -420,18 +412,13 @@ fn run_probes(lab: &lab::Lab, probes: &[Probe]) -> Result<Vec<ProbeResult>, RunE
 fn run_queries(lab: &lab::Lab, scenario: &Scenario, kind: Kind) -> Result<Vec<QueryResult>, RunError> {
     let mut by_node: BTreeMap<String, BTreeMap<String, Vec<(usize, Ask)>>> = BTreeMap::new();
     for (i, q) in scenario.queries.iter().enumerate().filter(|(_, q)| scenario.runs_kind(&q.via, kind)) {
+        let Some(server) = scenario.address(&q.via) else { continue };
         let ask = Ask {
-            server: scenario.address(&q.via).expect("linted"),
-            name: Name::from_ascii(&q.name).expect("linted"),
-            qtype: q.qtype.parse().expect("linted"),
-            recursion_desired: true,
-            transport: crate::scenario::values::Transport::Udp,
-            source: None,
-            port: PortSpec::Random,
+            stub: q.stub,
+            transport: q.transport,
             timeout: q.timeout,
             tries: 1,
-            // As dig and stub resolvers ask: EDNS, 1232 bytes.
-            edns: Some(1232),
+            ..Ask::udp(server, q.name.clone(), q.qtype, true)
         };
         // Counted queries (distinct names) go a few at a time, like a busy
         // client; the rest one after another.
@@ -443,21 +430,23 @@ fn run_queries(lab: &lab::Lab, scenario: &Scenario, kind: Kind) -> Result<Vec<Qu
     }
     let by_node = by_node.into_iter().map(|(n, lanes)| (n, lanes.into_values().collect())).collect();
     let mut results: Vec<Option<QueryResult>> = vec![None; scenario.queries.len()];
-    for (i, a) in send_lanes(lab, by_node)? {
+    for (i, reply) in send_lanes(lab, by_node)? {
         let q: &Query = &scenario.queries[i];
+        let (qname, qtype) = (q.name.to_string(), q.qtype.to_string());
+        let (query_bytes, response_bytes) = reply.bytes();
         results[i] = Some(QueryResult {
             from: q.from.clone(),
             resolver: q.via.clone(),
             kind,
-            qname: q.name.clone(),
-            qtype: q.qtype.clone(),
-            ok: outcome::meets(&a.rcode, &q.expect),
-            rcode: a.rcode,
-            answers: a.answers,
-            elapsed_ms: a.elapsed_ms,
-            expect: q.expect.clone(),
-            query_bytes: a.query_bytes,
-            response_bytes: a.response_bytes,
+            transport: q.transport,
+            stub: q.stub,
+            elapsed_ms: reply.elapsed_ms(),
+            query_bytes,
+            response_bytes,
+            verdict: Judged::of(q.expect_for(kind), &reply, &qname, &qtype),
+            reply,
+            qname,
+            qtype,
         });
     }
     // Queries through a node that does not run this kind are not sent.

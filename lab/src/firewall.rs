@@ -25,6 +25,17 @@ pub enum Action {
     Accept,
 }
 
+impl Action {
+    /// The word a scenario writes: `drop`, `reject`, `accept`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Action::Drop => "drop",
+            Action::Reject => "reject",
+            Action::Accept => "accept",
+        }
+    }
+}
+
 /// An inclusive port range; `lo == hi` is one port.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Ports {
@@ -116,10 +127,12 @@ pub fn render(filters: &[Filter], snat: &[Snat]) -> Option<String> {
             if !f.except_sport.is_empty() {
                 let _ = write!(s, " th sport != {}", set(&f.except_sport));
             }
+            // A reject answers with ICMP "administratively prohibited", as
+            // firewalld does: to the sender, an error it can tell from silence
+            // (and from a RST, which only a host without a listener sends).
             let action = match f.action {
-                Action::Drop => "drop",
-                Action::Reject => "reject",
-                Action::Accept => "accept",
+                Action::Reject => "reject with icmpx admin-prohibited",
+                other => other.name(),
             };
             let _ = writeln!(s, " counter name \"{}\" {action}", f.name);
         }

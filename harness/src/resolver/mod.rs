@@ -22,7 +22,6 @@ use lab::Ports;
 pub use kind::Kind;
 
 use crate::probe::{self, Ask};
-use crate::scenario::values::{PortSpec, Transport};
 use crate::zone::Zone;
 
 /// Everything an adapter needs to start one resolver.
@@ -138,16 +137,10 @@ impl Running {
 fn wait_ready(spec: &Spec, running: &mut Running, within: Duration) -> Result<(), String> {
     let deadline = Instant::now() + within;
     let ask = |name: Name, rd: bool| Ask {
-        server: spec.addr,
-        name,
-        qtype: if rd { RecordType::SOA } else { RecordType::NS },
-        recursion_desired: rd,
-        transport: Transport::Udp,
         source: Some(spec.addr),
-        port: PortSpec::Random,
         timeout: Duration::from_millis(100),
         tries: 1,
-        edns: None,
+        ..Ask::udp(spec.addr, name, if rd { RecordType::SOA } else { RecordType::NS }, rd)
     };
     let checks = std::iter::once((ask(Name::root(), false), "any answer"))
         .chain(spec.local_zones.iter().map(|z| (ask(z.origin.clone(), true), "its local zones loaded")));
@@ -158,9 +151,9 @@ fn wait_ready(spec: &Spec, running: &mut Running, within: Duration) -> Result<()
             }
             let a = check.clone();
             let answer = probe::block_in(spec.lab, spec.node, move || async move { probe::ask(&a).await }).map_err(|e| e.to_string())?;
-            let ready = match check.recursion_desired {
-                false => answer.rcode != crate::dns::TIMEOUT,
-                true => answer.rcode == "NOERROR" || answer.rcode == "NXDOMAIN",
+            let ready = match check.stub.rd {
+                false => answer.rcode.rcode().is_some(),
+                true => answer.rcode.resolved(),
             };
             if ready {
                 break;

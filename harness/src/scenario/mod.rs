@@ -1,22 +1,23 @@
 //! Scenarios: YAML in, a validated [`Scenario`] out.
 //!
 //! `yaml` reads the file keeping positions; `raw` is the serde layer
-//! (`deny_unknown_fields`, every unknown key reported); `lint` runs the named
-//! checks and reports them all; `model` builds the inert [`Scenario`].
-//! Start at [`load`].
+//! (`deny_unknown_fields`, every unknown key reported); `build` is the one
+//! pass that reads every value once into the typed [`Scenario`] of `model`
+//! and reports every [`Finding`] of the named [`Rule`]s (`rules`) as it
+//! goes. Start at [`load`].
 
-pub mod lint;
+mod build;
 mod model;
 pub mod raw;
+pub mod rules;
 pub mod values;
 pub mod yaml;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-pub use lint::Finding;
 pub use model::*;
-use raw::ZoneSource;
+pub use rules::{Finding, Rule};
 use yaml::Pos;
 
 /// Everything wrong with one scenario file.
@@ -29,7 +30,8 @@ pub struct Diagnostics {
 impl fmt::Display for Diagnostics {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for d in &self.findings {
-            writeln!(f, "{}:{}:{} {}: {}", self.file.display(), d.pos.line, d.pos.col, d.rule, d.message)?;
+            let file = d.file.as_ref().unwrap_or(&self.file);
+            writeln!(f, "{}:{}:{} {}: {}", file.display(), d.pos.line, d.pos.col, d.rule, d.message)?;
         }
         write!(
             f,
@@ -79,12 +81,13 @@ pub fn bundled() -> Vec<(String, PathBuf)> {
     out
 }
 
-fn one(file: &Path, pos: Pos, rule: &str, message: String) -> Diagnostics {
+fn one(file: &Path, pos: Pos, rule: Rule, message: String) -> Diagnostics {
     Diagnostics {
         file: file.to_path_buf(),
         findings: vec![Finding {
+            file: None,
             pos,
-            rule: rule.into(),
+            rule,
             message,
         }],
     }
@@ -92,48 +95,38 @@ fn one(file: &Path, pos: Pos, rule: &str, message: String) -> Diagnostics {
 
 /// Reads, checks and builds a scenario. Every problem comes back at once.
 pub fn load(path: &Path) -> Result<Scenario, Diagnostics> {
-    let text = std::fs::read_to_string(path).map_err(|e| one(path, Pos { line: 1, col: 1 }, "unreadable", format!("cannot read the scenario: {e}")))?;
+    let text = std::fs::read_to_string(path).map_err(|e| one(path, Pos { line: 1, col: 1 }, Rule::Unreadable, format!("cannot read the scenario: {e}")))?;
     parse(path, &text)
 }
 
 /// Like [`load`], for text already in memory; `path` names it in messages
-/// and anchors relative zone files.
+/// and anchors relative zone files. Findings are sorted by file, line and
+/// column, so a zone file's come after the scenario's, in their own order.
 pub fn parse(path: &Path, text: &str) -> Result<Scenario, Diagnostics> {
     let tree = yaml::parse(text).map_err(|e| one(path, e.pos, e.rule, e.message))?;
     let (doc, errors) = yaml::from_node::<raw::Doc>(&tree);
     let mut findings: Vec<Finding> = errors
         .into_iter()
         .map(|e| Finding {
+            file: None,
             pos: e.pos,
-            rule: e.rule.into(),
+            rule: e.rule,
             message: e.message,
         })
         .collect();
+    let mut scenario = None;
     if let Some(doc) = &doc {
-        let dir = path.parent().unwrap_or(Path::new("."));
-        findings.extend(lint::run(&lint::Ctx { doc, dir }));
+        let (s, found) = build::build(doc, path);
+        findings.extend(found);
+        scenario = s;
     }
     findings.sort();
     findings.dedup();
-    match doc {
-        Some(doc) if findings.is_empty() => Ok(model::build(&doc, path)),
+    match scenario {
+        Some(s) if findings.is_empty() => Ok(s),
         _ => Err(Diagnostics {
             file: path.to_path_buf(),
             findings,
         }),
-    }
-}
-
-/// The text of a zone: inline, or read from a file next to the scenario.
-/// Returns (text, where it starts, the file name if any).
-pub(crate) fn zone_text(src: &ZoneSource, dir: &Path) -> Result<(String, Pos, Option<String>), (Pos, String)> {
-    match src {
-        ZoneSource::Text(t) => Ok((t.value.clone(), t.pos, None)),
-        ZoneSource::File(f) => {
-            let p = dir.join(&f.value);
-            std::fs::read_to_string(&p)
-                .map(|t| (t, f.pos, Some(f.value.clone())))
-                .map_err(|e| (f.pos, format!("cannot read zone file {}: {e}", p.display())))
-        }
     }
 }

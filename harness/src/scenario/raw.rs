@@ -1,7 +1,7 @@
 //! The raw layer: exactly what the YAML says, with positions, and nothing
 //! checked beyond shape. `deny_unknown_fields` is enforced by our YAML
-//! deserializer for every key at once (see `yaml.rs`). `lint.rs` checks it
-//! and `model.rs` turns it into a [`super::Scenario`].
+//! deserializer for every key at once (see `yaml.rs`). The one pass in
+//! `build/` checks it and turns it into a [`super::Scenario`].
 
 use serde::de::{self, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
@@ -114,7 +114,17 @@ pub struct Query {
     /// resolver node names; default: every resolver
     pub via: Option<OneOrMany>,
     pub timeout: Option<S>,
-    pub expect: Option<Expect>,
+    /// `udp`, `tcp`, or both: each a query of its own.
+    pub transport: Option<OneOrMany>,
+    /// DO=1 (`dig +dnssec`).
+    pub dnssec: Option<Spanned<bool>>,
+    /// CD=1 (`dig +cd`).
+    pub cd: Option<Spanned<bool>>,
+    /// `none`, or `{size: N, version: V}`; default dig's: version 0, 1232 bytes.
+    pub edns: Option<Spanned<Tree>>,
+    /// Take a TC=1 answer as it is, without a retry over TCP (`dig +ignore`).
+    pub ignore_tc: Option<Spanned<bool>>,
+    pub expect: Option<Spanned<Tree>>,
     /// Send `count` distinct names: `{i}` in `ask` becomes 1, 2, ... count.
     pub count: Option<Spanned<u32>>,
     /// resolver node -> rate name -> bounds, judged over all `count` names
@@ -140,15 +150,37 @@ pub struct Probe {
     pub source: Option<S>,
     pub source_ports: Option<OneOrMany>,
     pub timeout: Option<S>,
-    pub expect: Option<Expect>,
+    /// DO=1 (`dig +dnssec`).
+    pub dnssec: Option<Spanned<bool>>,
+    /// CD=1 (`dig +cd`).
+    pub cd: Option<Spanned<bool>>,
+    /// `none`, or `{size: N, version: V}`; default dig's: version 0, 1232 bytes.
+    pub edns: Option<Spanned<Tree>>,
+    /// Take a TC=1 answer as it is, without a retry over TCP (`dig +ignore`).
+    pub ignore_tc: Option<Spanned<bool>>,
+    pub expect: Option<Spanned<Tree>>,
 }
 
-/// `expect: NOERROR`, `expect: [SERVFAIL, timeout]`, or per key
-/// (resolver node, or source port of a probe): `{53: NOERROR, 1000: timeout}`.
+/// A small tree of scalars, for values whose meaning depends on their keys:
+/// an expectation (`NOERROR`, `[SERVFAIL, timeout]`, `{resolver-low: ...}`,
+/// `{answer: [...], flags: [aa]}`) or an EDNS setting. The pass in
+/// `build/` gives it its meaning.
 #[derive(Debug)]
-pub enum Expect {
-    All(OneOrMany),
-    Each(Vec<(S, OneOrMany)>),
+pub enum Tree {
+    Scalar(String),
+    List(Vec<S>),
+    Map(Vec<(S, Spanned<Tree>)>),
+}
+
+impl Spanned<Tree> {
+    /// A scalar or a list of scalars, each with its position; `None` for a map.
+    pub fn leaves(&self) -> Option<Vec<S>> {
+        match &self.value {
+            Tree::Scalar(v) => Some(vec![Spanned { pos: self.pos, value: v.clone() }]),
+            Tree::List(items) => Some(items.clone()),
+            Tree::Map(_) => None,
+        }
+    }
 }
 
 /// A list whose bad items are reported and skipped, not fatal.
@@ -317,46 +349,39 @@ impl<'de> Deserialize<'de> for StrOrMap {
     }
 }
 
-impl<'de> Deserialize<'de> for Expect {
-    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s: Spanned<MapOrOutcomes> = Spanned::deserialize(d)?;
-        Ok(match s.value {
-            MapOrOutcomes::Map(e) => e,
-            MapOrOutcomes::Outcomes(StrOrSeq::Str(v)) => Expect::All(OneOrMany(vec![Spanned { pos: s.pos, value: v }])),
-            MapOrOutcomes::Outcomes(StrOrSeq::Seq(v)) => Expect::All(OneOrMany(v)),
-        })
-    }
-}
-
-enum MapOrOutcomes {
-    Map(Expect),
-    Outcomes(StrOrSeq),
-}
-
-impl<'de> Deserialize<'de> for MapOrOutcomes {
+impl<'de> Deserialize<'de> for Tree {
     fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
         impl<'de> Visitor<'de> for V {
-            type Value = MapOrOutcomes;
+            type Value = Tree;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("an outcome (NOERROR, SERVFAIL, timeout, ...), a list of them, or a mapping")
+                f.write_str("a value, a list of values, or a mapping")
             }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-                Ok(MapOrOutcomes::Outcomes(StrOrSeq::Str(v.to_string())))
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Tree, E> {
+                Ok(Tree::Scalar(v.to_string()))
             }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut s: A) -> Result<Self::Value, A::Error> {
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Tree, E> {
+                Ok(Tree::Scalar(v.to_string()))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Tree, E> {
+                Ok(Tree::Scalar(v.to_string()))
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Tree, E> {
+                Ok(Tree::Scalar(v.to_string()))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut s: A) -> Result<Tree, A::Error> {
                 let mut out = Vec::new();
                 while let Some(x) = s.next_element::<S>()? {
                     out.push(x);
                 }
-                Ok(MapOrOutcomes::Outcomes(StrOrSeq::Seq(out)))
+                Ok(Tree::List(out))
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<Self::Value, A::Error> {
+            fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<Tree, A::Error> {
                 let mut out = Vec::new();
                 while let Some(k) = m.next_key::<S>()? {
                     out.push((k, m.next_value()?));
                 }
-                Ok(MapOrOutcomes::Map(Expect::Each(out)))
+                Ok(Tree::Map(out))
             }
         }
         d.deserialize_any(V)

@@ -15,6 +15,8 @@ use saphyr_parser::{Event, Parser, ScalarStyle};
 use serde::de::{self, DeserializeSeed, IntoDeserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 
+use super::rules::Rule;
+
 /// 1-based line and column in the scenario file.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
 pub struct Pos {
@@ -50,7 +52,7 @@ pub struct Node {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct YamlError {
     pub pos: Pos,
-    pub rule: &'static str,
+    pub rule: Rule,
     pub message: String,
 }
 
@@ -64,7 +66,7 @@ pub fn parse(text: &str) -> Result<Node, YamlError> {
                 line: e.marker().line(),
                 col: e.marker().col() + 1,
             },
-            rule: "yaml-syntax",
+            rule: Rule::YamlSyntax,
             message: e.info().to_string(),
         })?;
         let pos = Pos {
@@ -108,7 +110,7 @@ pub fn parse(text: &str) -> Result<Node, YamlError> {
             Event::Alias(_) => {
                 return Err(YamlError {
                     pos,
-                    rule: "yaml-syntax",
+                    rule: Rule::YamlSyntax,
                     message: "YAML aliases are not supported in scenarios".into(),
                 })
             }
@@ -214,7 +216,7 @@ pub fn lenient<'de, T: Deserialize<'de>, D: de::Deserializer<'de>>(d: D) -> Opti
             UNKNOWN.with(|u| {
                 u.borrow_mut().push(YamlError {
                     pos,
-                    rule: "bad-value",
+                    rule: Rule::BadValue,
                     message: e.to_string(),
                 })
             });
@@ -239,7 +241,7 @@ pub fn from_node<'a, T: Deserialize<'a>>(node: &'a Node) -> (Option<T>, Vec<Yaml
         Err(e) => {
             errors.push(YamlError {
                 pos: e.pos.unwrap_or(node.pos),
-                rule: "bad-value",
+                rule: Rule::BadValue,
                 message: e.message,
             });
             (None, errors)
@@ -364,7 +366,7 @@ impl<'de> de::Deserializer<'de> for &'de Node {
                 UNKNOWN.with(|u| {
                     u.borrow_mut().push(YamlError {
                         pos: entry.0.pos,
-                        rule: "unknown-key",
+                        rule: Rule::UnknownKey,
                         message: format!("unknown key `{key}`; expected one of: {}", fields.join(", ")),
                     })
                 });
@@ -469,7 +471,7 @@ mod tests {
         assert_eq!(t.a.pos, Pos { line: 1, col: 4 });
         assert_eq!(t.m.unwrap()["k"].pos, Pos { line: 5, col: 9 });
         let got: Vec<_> = errs.iter().map(|e| (e.pos.line, e.rule)).collect();
-        assert_eq!(got, vec![(2, "unknown-key"), (4, "unknown-key")]);
+        assert_eq!(got, vec![(2, Rule::UnknownKey), (4, Rule::UnknownKey)]);
     }
 
     #[test]
@@ -483,7 +485,7 @@ mod tests {
     #[test]
     fn syntax_error_has_position() {
         let e = parse("a: [1, 2\nb: 3\n").unwrap_err();
-        assert_eq!(e.rule, "yaml-syntax");
+        assert_eq!(e.rule, Rule::YamlSyntax);
         assert!(e.pos.line >= 2);
     }
 }

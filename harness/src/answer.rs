@@ -1,0 +1,484 @@
+//! The whole answer to one question, as a DNS engineer reads it: how it
+//! ended ([`Status`]: an rcode, or no DNS answer and why), the header flags,
+//! every section, EDNS with its options (Extended DNS Errors decoded), and
+//! each attempt (UDP, then TCP after TC=1) with its sizes and time.
+//!
+//! Verdicts ([`crate::verdict`]) are made from this, never from a string
+//! that hides it. Built from hickory-proto's [`Message`] by [`Reply::of`].
+
+use std::fmt;
+use std::str::FromStr;
+
+use hickory_proto::op::{Message, ResponseCode};
+use hickory_proto::rr::rdata::opt::EdnsOption;
+use hickory_proto::rr::Record;
+use serde::{Deserialize, Serialize};
+
+use crate::scenario::values::Transport;
+
+/// A response code, by its name in RFC 1035, 2136 and 6891.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Rcode {
+    NoError,
+    FormErr,
+    ServFail,
+    NxDomain,
+    NotImp,
+    Refused,
+    YxDomain,
+    YxRrset,
+    NxRrset,
+    NotAuth,
+    NotZone,
+    BadVers,
+    /// Any other code, by number (`RCODE23`).
+    Other(u16),
+}
+
+/// Every named rcode with the word dig prints for it.
+const RCODES: [(Rcode, &str); 12] = [
+    (Rcode::NoError, "NOERROR"),
+    (Rcode::FormErr, "FORMERR"),
+    (Rcode::ServFail, "SERVFAIL"),
+    (Rcode::NxDomain, "NXDOMAIN"),
+    (Rcode::NotImp, "NOTIMP"),
+    (Rcode::Refused, "REFUSED"),
+    (Rcode::YxDomain, "YXDOMAIN"),
+    (Rcode::YxRrset, "YXRRSET"),
+    (Rcode::NxRrset, "NXRRSET"),
+    (Rcode::NotAuth, "NOTAUTH"),
+    (Rcode::NotZone, "NOTZONE"),
+    (Rcode::BadVers, "BADVERS"),
+];
+
+impl Rcode {
+    /// The names an expectation may use.
+    pub fn names() -> impl Iterator<Item = &'static str> {
+        RCODES.iter().map(|(_, n)| *n)
+    }
+
+    pub fn code(self) -> u16 {
+        match self {
+            Rcode::Other(n) => n,
+            named => RCODES.iter().position(|(r, _)| *r == named).map_or(0, |i| if i == 11 { 16 } else { i as u16 }),
+        }
+    }
+}
+
+impl From<ResponseCode> for Rcode {
+    fn from(rc: ResponseCode) -> Rcode {
+        match u16::from(rc) {
+            16 => Rcode::BadVers,
+            n if n < 11 => RCODES[n as usize].0,
+            n => Rcode::Other(n),
+        }
+    }
+}
+
+impl fmt::Display for Rcode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Rcode::Other(n) => write!(f, "RCODE{n}"),
+            named => f.write_str(RCODES.iter().find(|(r, _)| r == named).map_or("?", |(_, n)| n)),
+        }
+    }
+}
+
+impl FromStr for Rcode {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Rcode, ()> {
+        let up = s.to_ascii_uppercase();
+        if let Some((r, _)) = RCODES.iter().find(|(_, n)| *n == up) {
+            return Ok(*r);
+        }
+        up.strip_prefix("RCODE").and_then(|n| n.parse().ok()).map(Rcode::Other).ok_or(())
+    }
+}
+
+/// How one question ended: a DNS answer with its rcode, or no answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(into = "String", try_from = "String")]
+pub enum Status {
+    Rcode(Rcode),
+    /// Nothing came back in time (also: a TCP connection that never opened).
+    Timeout,
+    /// The server's host answered the TCP SYN with a RST: nothing listens.
+    TcpRefused,
+    /// The TCP connection opened, then was reset or closed before an answer.
+    TcpReset,
+    /// An ICMP error came back (a firewall's `reject`, no route).
+    Unreachable,
+}
+
+/// The words for the non-rcode statuses, as the JSON writes them.
+const NO_ANSWER: [(Status, &str); 4] = [
+    (Status::Timeout, "TIMEOUT"),
+    (Status::TcpRefused, "TCP-REFUSED"),
+    (Status::TcpReset, "TCP-RESET"),
+    (Status::Unreachable, "UNREACHABLE"),
+];
+
+impl Status {
+    pub const NOERROR: Status = Status::Rcode(Rcode::NoError);
+
+    /// NOERROR or NXDOMAIN: the resolver came to an answer.
+    pub fn resolved(self) -> bool {
+        matches!(self, Status::Rcode(Rcode::NoError | Rcode::NxDomain))
+    }
+
+    pub fn rcode(self) -> Option<Rcode> {
+        match self {
+            Status::Rcode(r) => Some(r),
+            _ => None,
+        }
+    }
+
+    /// The words for statuses without a DNS answer.
+    pub fn no_answer_names() -> impl Iterator<Item = &'static str> {
+        NO_ANSWER.iter().map(|(_, n)| *n)
+    }
+
+    /// What the socket said, as a status. `connected` is whether a TCP
+    /// connection had opened. Linux reports an ICMP port unreachable on a
+    /// connected UDP socket, and a RST to a SYN, both as ECONNREFUSED.
+    pub fn of_error(e: &std::io::Error, transport: Transport, connected: bool) -> Status {
+        use std::io::ErrorKind as K;
+        match (transport, e.kind(), connected) {
+            (Transport::Tcp, K::ConnectionRefused, false) => Status::TcpRefused,
+            (Transport::Tcp, K::ConnectionReset | K::UnexpectedEof | K::BrokenPipe | K::ConnectionAborted, _) => Status::TcpReset,
+            (Transport::Tcp, K::ConnectionRefused, true) => Status::TcpReset,
+            (_, K::TimedOut, _) => Status::Timeout,
+            _ => Status::Unreachable,
+        }
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Status::Rcode(r) => r.fmt(f),
+            other => f.write_str(NO_ANSWER.iter().find(|(s, _)| s == other).map_or("?", |(_, n)| n)),
+        }
+    }
+}
+
+impl FromStr for Status {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Status, String> {
+        let up = s.to_ascii_uppercase();
+        if let Some((st, _)) = NO_ANSWER.iter().find(|(_, n)| *n == up) {
+            return Ok(*st);
+        }
+        Rcode::from_str(&up).map(Status::Rcode).map_err(|_| format!("`{s}` is not a status"))
+    }
+}
+
+impl From<Status> for String {
+    fn from(s: Status) -> String {
+        s.to_string()
+    }
+}
+
+impl TryFrom<String> for Status {
+    type Error = String;
+    fn try_from(s: String) -> Result<Status, String> {
+        s.parse()
+    }
+}
+
+/// A header flag an answer can carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Flag {
+    Aa,
+    Tc,
+    Rd,
+    Ra,
+    Ad,
+    Cd,
+}
+
+impl Flag {
+    pub const ALL: [Flag; 6] = [Flag::Aa, Flag::Tc, Flag::Rd, Flag::Ra, Flag::Ad, Flag::Cd];
+
+    pub fn name(self) -> &'static str {
+        ["aa", "tc", "rd", "ra", "ad", "cd"][self as usize]
+    }
+
+    pub fn parse(s: &str) -> Option<Flag> {
+        Flag::ALL.into_iter().find(|f| f.name() == s.to_ascii_lowercase())
+    }
+}
+
+/// One resource record, as text: owner, TTL, type and data.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Rr {
+    pub name: String,
+    pub ttl: u32,
+    #[serde(rename = "type")]
+    pub rtype: String,
+    pub data: String,
+}
+
+impl Rr {
+    fn of(r: &Record) -> Rr {
+        Rr {
+            name: r.name.to_ascii(),
+            ttl: r.ttl,
+            rtype: r.record_type().to_string(),
+            data: r.data.to_string(),
+        }
+    }
+
+    /// `TYPE DATA`, as expectations write it.
+    pub fn type_and_data(&self) -> String {
+        format!("{} {}", self.rtype, self.data)
+    }
+}
+
+impl fmt::Display for Rr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {} IN {} {}", self.name, self.ttl, self.rtype, self.data)
+    }
+}
+
+/// An Extended DNS Error (RFC 8914): its code, the registry's name, the text.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Ede {
+    pub code: u16,
+    pub name: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub text: String,
+}
+
+/// An EDNS option other than EDE: its code, name and data in hex.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct EdnsOpt {
+    pub code: u16,
+    pub name: String,
+    pub hex: String,
+}
+
+/// The OPT pseudo-record of an answer (RFC 6891).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Edns {
+    pub version: u8,
+    pub udp_size: u16,
+    pub dnssec_ok: bool,
+    pub options: Vec<EdnsOpt>,
+    pub ede: Vec<Ede>,
+}
+
+/// RFC 8914's registry, with names as expectations write them.
+pub const EDE_NAMES: [&str; 31] = [
+    "other",
+    "unsupported-dnskey-algorithm",
+    "unsupported-ds-digest-type",
+    "stale-answer",
+    "forged-answer",
+    "dnssec-indeterminate",
+    "dnssec-bogus",
+    "signature-expired",
+    "signature-not-yet-valid",
+    "dnskey-missing",
+    "rrsigs-missing",
+    "no-zone-key-bit-set",
+    "nsec-missing",
+    "cached-error",
+    "not-ready",
+    "blocked",
+    "censored",
+    "filtered",
+    "prohibited",
+    "stale-nxdomain-answer",
+    "not-authoritative",
+    "not-supported",
+    "no-reachable-authority",
+    "network-error",
+    "invalid-data",
+    "signature-expired-before-valid",
+    "too-early",
+    "unsupported-nsec3-iterations-value",
+    "unable-to-conform-to-policy",
+    "synthesized",
+    "invalid-query-type",
+];
+
+/// An EDE code's name, or `ede-N` for one the registry above lacks.
+pub fn ede_name(code: u16) -> String {
+    EDE_NAMES.get(code as usize).map_or_else(|| format!("ede-{code}"), |n| n.to_string())
+}
+
+/// EDNS option names (IANA's registry), for the ones resolvers send.
+fn option_name(code: u16) -> String {
+    match code {
+        3 => "NSID".into(),
+        5 => "DAU".into(),
+        6 => "DHU".into(),
+        7 => "N3U".into(),
+        8 => "ECS".into(),
+        9 => "EXPIRE".into(),
+        10 => "COOKIE".into(),
+        11 => "KEEPALIVE".into(),
+        12 => "PADDING".into(),
+        13 => "CHAIN".into(),
+        14 => "KEY-TAG".into(),
+        15 => "EDE".into(),
+        18 => "REPORT-CHANNEL".into(),
+        19 => "ZONEVERSION".into(),
+        n => format!("OPT{n}"),
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl Edns {
+    fn of(e: &hickory_proto::op::Edns) -> Edns {
+        let mut options = Vec::new();
+        let mut ede = Vec::new();
+        for (code, opt) in e.options().as_ref() {
+            let code = u16::from(*code);
+            match opt {
+                EdnsOption::Unknown(15, data) if data.len() >= 2 => ede.push(Ede {
+                    code: u16::from_be_bytes([data[0], data[1]]),
+                    name: ede_name(u16::from_be_bytes([data[0], data[1]])),
+                    // RFC 8914: UTF-8 text, not NUL-terminated; tolerate junk.
+                    text: String::from_utf8_lossy(&data[2..]).trim_end_matches('\0').to_string(),
+                }),
+                EdnsOption::Unknown(_, data) => options.push(EdnsOpt {
+                    code,
+                    name: option_name(code),
+                    hex: hex(data),
+                }),
+                EdnsOption::NSID(p) => options.push(EdnsOpt {
+                    code,
+                    name: option_name(code),
+                    hex: hex(p.as_ref()),
+                }),
+                other => options.push(EdnsOpt {
+                    code,
+                    name: option_name(code),
+                    hex: format!("{other:?}"),
+                }),
+            }
+        }
+        Edns {
+            version: e.version(),
+            udp_size: e.max_payload(),
+            dnssec_ok: e.flags().dnssec_ok,
+            options,
+            ede,
+        }
+    }
+}
+
+/// One exchange on one transport: what went, what came, how long it took.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attempt {
+    pub transport: Transport,
+    pub source_port: u16,
+    pub query_bytes: u32,
+    /// 0 when nothing came back.
+    pub response_bytes: u32,
+    pub elapsed_ms: u64,
+    pub rcode: Status,
+    /// The answer came back truncated (TC=1).
+    #[serde(default)]
+    pub tc: bool,
+    /// What the socket said, when it said something.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// The final answer to a question and every attempt that led to it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reply {
+    /// The final attempt's status: `NOERROR`, `SERVFAIL`, `TIMEOUT`, ...
+    pub rcode: Status,
+    pub flags: Vec<Flag>,
+    pub answer: Vec<Rr>,
+    pub authority: Vec<Rr>,
+    pub additional: Vec<Rr>,
+    /// The answer's OPT record; `None` without one (or without an answer).
+    pub edns: Option<Edns>,
+    /// In order: the first UDP try, then TCP after TC=1.
+    pub attempts: Vec<Attempt>,
+}
+
+impl Reply {
+    /// No answer at all, after `attempts`.
+    pub fn none(attempts: Vec<Attempt>) -> Reply {
+        Reply {
+            rcode: attempts.last().map_or(Status::Timeout, |a| a.rcode),
+            flags: vec![],
+            answer: vec![],
+            authority: vec![],
+            additional: vec![],
+            edns: None,
+            attempts,
+        }
+    }
+
+    /// The whole of message `m`, reached after `attempts`.
+    pub fn of(m: &Message, attempts: Vec<Attempt>) -> Reply {
+        let md = &m.metadata;
+        let set = [md.authoritative, md.truncation, md.recursion_desired, md.recursion_available, md.authentic_data, md.checking_disabled];
+        Reply {
+            rcode: Status::Rcode(md.response_code.into()),
+            flags: Flag::ALL.into_iter().zip(set).filter(|(_, on)| *on).map(|(f, _)| f).collect(),
+            answer: m.answers.iter().map(Rr::of).collect(),
+            authority: m.authorities.iter().map(Rr::of).collect(),
+            additional: m.additionals.iter().map(Rr::of).collect(),
+            edns: m.edns.as_ref().map(Edns::of),
+            attempts,
+        }
+    }
+
+    pub fn has(&self, f: Flag) -> bool {
+        self.flags.contains(&f)
+    }
+
+    /// The final transport: where the answer (or the silence) came from.
+    pub fn transport(&self) -> Transport {
+        self.attempts.last().map_or(Transport::Udp, |a| a.transport)
+    }
+
+    /// Bytes of the first query and of the final response.
+    pub fn bytes(&self) -> (u32, u32) {
+        let q = self.attempts.first().map_or(0, |a| a.query_bytes);
+        (q, self.attempts.last().map_or(0, |a| a.response_bytes))
+    }
+
+    pub fn elapsed_ms(&self) -> u64 {
+        self.attempts.iter().map(|a| a.elapsed_ms).sum()
+    }
+
+    pub fn source_port(&self) -> u16 {
+        self.attempts.first().map_or(0, |a| a.source_port)
+    }
+
+    /// What the socket said last, if anything.
+    pub fn error(&self) -> Option<&str> {
+        self.attempts.last().and_then(|a| a.error.as_deref())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_round_trip_as_the_json_writes_them() {
+        for s in ["NOERROR", "SERVFAIL", "TIMEOUT", "TCP-REFUSED", "TCP-RESET", "UNREACHABLE", "BADVERS", "RCODE23"] {
+            assert_eq!(s.parse::<Status>().unwrap().to_string(), s);
+        }
+        assert_eq!(Rcode::from(ResponseCode::BADVERS), Rcode::BadVers);
+        assert_eq!(Rcode::BadVers.code(), 16);
+        assert_eq!(Rcode::Refused.code(), 5);
+        assert_eq!(Rcode::from(ResponseCode::NXDomain), Rcode::NxDomain);
+        assert_eq!(ede_name(22), "no-reachable-authority");
+        assert_eq!(ede_name(99), "ede-99");
+    }
+}

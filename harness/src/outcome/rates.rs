@@ -1,0 +1,127 @@
+//! Counted queries summed up: a rate per outcome word and latency
+//! percentiles per (resolver, counted query), judged against tolerances.
+
+use serde::{Deserialize, Serialize};
+
+use super::QueryResult;
+use crate::answer::Status;
+use crate::resolver::Kind;
+use crate::scenario::RateBound;
+use crate::verdict::Word;
+
+/// A counted query through one resolver, summarised: intermittent
+/// behaviour is judged as a rate with a tolerance, never per query.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RateResult {
+    pub resolver: String,
+    /// The name as written, with `{i}`, and the type.
+    pub ask: String,
+    pub sent: u32,
+    /// Answers with data of the asked type (after following CNAMEs).
+    pub noerror_rate: f64,
+    #[serde(default)]
+    pub nodata_rate: f64,
+    #[serde(default)]
+    pub referral_rate: f64,
+    pub servfail_rate: f64,
+    pub nxdomain_rate: f64,
+    pub timeout_rate: f64,
+    pub p50_ms: u64,
+    pub p90_ms: u64,
+    pub max_ms: u64,
+    pub expect: Vec<RateBound>,
+    pub ok: bool,
+}
+
+impl RateResult {
+    pub fn rate(&self, name: &str) -> f64 {
+        match name {
+            "noerror_rate" => self.noerror_rate,
+            "nodata_rate" => self.nodata_rate,
+            "referral_rate" => self.referral_rate,
+            "servfail_rate" => self.servfail_rate,
+            "nxdomain_rate" => self.nxdomain_rate,
+            _ => self.timeout_rate,
+        }
+    }
+
+    /// Each bound that does not hold, in words.
+    pub fn misses(&self) -> Vec<String> {
+        self.expect
+            .iter()
+            .filter_map(|b| {
+                let r = self.rate(&b.rate);
+                let low = b.min.is_some_and(|m| r < m);
+                let high = b.max.is_some_and(|m| r > m);
+                (low || high).then(|| format!("{} {:.3} is outside [{}, {}]", b.rate, r, b.min.unwrap_or(0.0), b.max.unwrap_or(1.0)))
+            })
+            .collect()
+    }
+}
+
+fn percentile(sorted: &[u64], p: f64) -> u64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    sorted[(((sorted.len() - 1) as f64) * p).round() as usize]
+}
+
+/// Rates per (resolver, counted query), from the individual results. Bounds
+/// for this kind (`NODE@KIND`) replace the general ones for the same rate.
+pub fn rates(queries: &[QueryResult], specs: &[crate::scenario::QuerySpec], kind: Kind) -> Vec<RateResult> {
+    let mut out = Vec::new();
+    for spec in specs.iter().filter(|s| s.count.is_some()) {
+        let q = &spec.query;
+        let Some(template) = &q.template else { continue };
+        let group: Vec<&QueryResult> = queries
+            .iter()
+            .filter(|r| r.resolver == q.via && r.qtype == q.qtype.to_string() && matches_template(&r.qname, template))
+            .collect();
+        if group.is_empty() {
+            continue;
+        }
+        let n = group.len() as f64;
+        let share = |w: Word| group.iter().filter(|r| Word::of(&r.reply, &r.qname, &r.qtype) == Some(w)).count() as f64 / n;
+        let status = |s: Status| share(Word::Status(s));
+        let mut times: Vec<u64> = group.iter().map(|r| r.elapsed_ms).collect();
+        times.sort();
+        let mut r = RateResult {
+            resolver: q.via.clone(),
+            ask: format!("{template} {}", q.qtype),
+            sent: group.len() as u32,
+            noerror_rate: status(Status::NOERROR),
+            nodata_rate: share(Word::Nodata),
+            referral_rate: share(Word::Referral),
+            servfail_rate: status(Status::Rcode(crate::answer::Rcode::ServFail)),
+            nxdomain_rate: status(Status::Rcode(crate::answer::Rcode::NxDomain)),
+            timeout_rate: status(Status::Timeout),
+            p50_ms: percentile(&times, 0.5),
+            p90_ms: percentile(&times, 0.9),
+            max_ms: times.last().copied().unwrap_or(0),
+            expect: q
+                .expect_rates
+                .iter()
+                .filter(|b| match b.kind {
+                    Some(k) => k == kind,
+                    None => !q.expect_rates.iter().any(|o| o.kind == Some(kind) && o.rate == b.rate),
+                })
+                .cloned()
+                .collect(),
+            ok: true,
+        };
+        r.ok = r.misses().is_empty();
+        out.push(r);
+    }
+    out
+}
+
+/// Does `name` come from `template` (`q{i}.w.live.com.` matches `q17.w.live.com.`)?
+pub fn matches_template(name: &str, template: &str) -> bool {
+    let Some((pre, post)) = template.split_once(crate::scenario::values::INDEX) else {
+        return false;
+    };
+    name.len() > pre.len() + post.len()
+        && name[..pre.len()].eq_ignore_ascii_case(pre)
+        && name[name.len() - post.len()..].eq_ignore_ascii_case(post)
+        && name[pre.len()..name.len() - post.len()].bytes().all(|b| b.is_ascii_digit())
+}

@@ -1,0 +1,283 @@
+//! Queries and probes: who sends what to whom, with what header and EDNS,
+//! and what must come back. One entry per thing sent.
+
+use std::time::Duration;
+
+use hickory_proto::rr::{Name, RecordType};
+
+use super::expect::{self, Keys};
+use super::{from_node, refs, strs, Pass};
+use crate::probe::{EdnsAsk, Stub};
+use crate::scenario::model::{Node, Probe, Query, QuerySpec, RateBound, PROBE_TIMEOUT, QUERY_TIMEOUT};
+use crate::scenario::raw::{self, OneOrMany, Tree, S};
+use crate::scenario::yaml::Spanned;
+use crate::scenario::rules::Rule;
+use crate::scenario::values::{self as v, Transport};
+use crate::scenario::yaml::Pos;
+
+/// The widest number `{i}` can become: every counted name must parse with it.
+const WIDEST_INDEX: &str = "4294967295";
+
+/// What every question shares: the sender, the asks, the transports, the
+/// header and EDNS, the patience.
+struct Common {
+    from: String,
+    asks: Vec<(String, Name, RecordType)>,
+    transports: Vec<Transport>,
+    stub: Option<Stub>,
+    timeout: Option<Duration>,
+}
+
+#[allow(clippy::too_many_arguments)]
+fn common(p: &mut Pass, pos: Pos, from: &Option<S>, ask: &OneOrMany, timeout: &Option<S>, transport: &Option<OneOrMany>, rd: bool, keys: StubKeys) -> Common {
+    let sender = from_node(from);
+    if refs::node(p, sender).is_none() {
+        let at = from.as_ref().map_or(pos, |f| f.pos);
+        let hint = if from.is_none() { " (add `from:`)" } else { "" };
+        p.report(Rule::UnknownNode, at, format!("`{sender}` sends this query but is not a node{hint}"));
+    }
+    let mut asks = Vec::new();
+    for a in &ask.0 {
+        if let Some((name, qtype)) = p.take(Rule::BadQuery, a, v::ask(a)) {
+            asks.push((a.value.clone(), name, qtype));
+        }
+    }
+    Common {
+        from: sender.to_string(),
+        asks,
+        transports: match transport {
+            Some(t) => p.each(Rule::BadQuery, t, v::transport),
+            None => vec![Transport::Udp],
+        },
+        stub: stub(p, rd, keys),
+        timeout: timeout.as_ref().and_then(|t| p.take(Rule::BadQuery, t, v::duration(t))),
+    }
+}
+
+/// `dnssec:`, `cd:`, `edns:` and `ignore_tc:` of a query or probe.
+struct StubKeys<'a> {
+    dnssec: &'a Option<Spanned<bool>>,
+    cd: &'a Option<Spanned<bool>>,
+    edns: &'a Option<Spanned<Tree>>,
+    ignore_tc: &'a Option<Spanned<bool>>,
+}
+
+/// The header and EDNS to send: dig's, changed by the scenario's keys.
+fn stub(p: &mut Pass, rd: bool, k: StubKeys) -> Option<Stub> {
+    let mut s = Stub { rd, ..Stub::DIG };
+    s.cd = k.cd.as_ref().is_some_and(|c| c.value);
+    s.tcp_after_tc = !k.ignore_tc.as_ref().is_some_and(|i| i.value);
+    let dnssec = k.dnssec.as_ref().is_some_and(|d| d.value);
+    if let Some(tree) = k.edns {
+        s.edns = match &tree.value {
+            Tree::Scalar(w) if w == "none" => None,
+            Tree::Map(fields) => Some(edns_fields(p, fields)?),
+            _ => {
+                p.report(Rule::BadQuery, tree.pos, "`edns:` is `none` or `{size: N, version: V}`");
+                return None;
+            }
+        };
+    }
+    match (&mut s.edns, dnssec) {
+        (Some(e), true) => e.dnssec_ok = true,
+        (None, true) => {
+            let at = k.dnssec.as_ref().map_or(Pos::default(), |d| d.pos);
+            p.report(Rule::BadQuery, at, "`dnssec: true` sets the DO bit, which lives in EDNS: it cannot go with `edns: none`");
+            return None;
+        }
+        _ => {}
+    }
+    Some(s)
+}
+
+fn edns_fields(p: &mut Pass, fields: &[(S, Spanned<Tree>)]) -> Option<EdnsAsk> {
+    let mut e = EdnsAsk {
+        size: 1232,
+        version: 0,
+        dnssec_ok: false,
+    };
+    let mut ok = true;
+    for (k, val) in fields {
+        let n = match &val.value {
+            Tree::Scalar(s) => s.parse::<u32>().ok(),
+            _ => None,
+        };
+        match (k.value.as_str(), n) {
+            ("size", Some(n)) if n <= 65535 => e.size = n as u16,
+            ("version", Some(n)) if n <= 255 => e.version = n as u8,
+            ("size" | "version", _) => {
+                p.report(Rule::BadQuery, val.pos, format!("EDNS `{}` is a number: size 0-65535, version 0-255", k.value));
+                ok = false;
+            }
+            (other, _) => {
+                p.report(Rule::BadQuery, k.pos, format!("`edns:` has no key `{other}`; it has size and version"));
+                ok = false;
+            }
+        }
+    }
+    ok.then_some(e)
+}
+
+pub(super) fn queries(p: &mut Pass, nodes: &[Node]) -> Vec<QuerySpec> {
+    let resolvers: Vec<String> = nodes.iter().filter(|n| n.resolver.is_some()).map(|n| n.name.clone()).collect();
+    let mut out = Vec::new();
+    for q in p.doc.queries.iter().flatten() {
+        let (pos, q) = (q.pos, &q.value);
+        let keys = StubKeys {
+            dnssec: &q.dnssec,
+            cd: &q.cd,
+            edns: &q.edns,
+            ignore_tc: &q.ignore_tc,
+        };
+        let c = common(p, pos, &q.from, &q.ask, &q.timeout, &q.transport, true, keys);
+        let via = via(p, q, &resolvers);
+        let count = counted(p, q);
+        let rates = rates(p, q, &via);
+        let expect = q.expect.as_ref().map(|e| expect::parse(p, e, &Keys::Resolvers(&via)));
+        for (written, name, qtype) in &c.asks {
+            let template = count.map(|_| {
+                let n = written.split_whitespace().next().unwrap_or_default();
+                if n.ends_with('.') { n.to_string() } else { format!("{n}.") }
+            });
+            for r in &via {
+                for &transport in &c.transports {
+                    let (general, by_kind) = expect.as_ref().map(|e| e.for_key(r)).unwrap_or_default();
+                    out.push(QuerySpec {
+                        count,
+                        query: Query {
+                            from: c.from.clone(),
+                            via: r.clone(),
+                            name: name.clone(),
+                            qtype: *qtype,
+                            transport,
+                            stub: c.stub.unwrap_or(Stub::DIG),
+                            timeout: c.timeout.unwrap_or(QUERY_TIMEOUT),
+                            expect: general,
+                            expect_kinds: by_kind,
+                            template: template.clone(),
+                            expect_rates: rates.iter().filter(|(n, _)| n == r).map(|(_, b)| b.clone()).collect(),
+                        },
+                    });
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The resolvers a query goes through: `via`, or every resolver.
+fn via(p: &mut Pass, q: &raw::Query, resolvers: &[String]) -> Vec<String> {
+    let Some(list) = &q.via else { return resolvers.to_vec() };
+    for r in &list.0 {
+        match refs::node(p, r) {
+            None => p.report(Rule::UnknownNode, r.pos, format!("no node `{}`", r.value)),
+            Some(n) if n.resolver.is_none() => p.report(Rule::UnknownNode, r.pos, format!("`{}` is not a resolver", r.value)),
+            Some(_) => {}
+        }
+    }
+    strs(list).map(String::from).collect()
+}
+
+/// `count:`, checked with `{i}` in every name.
+fn counted(p: &mut Pass, q: &raw::Query) -> Option<u32> {
+    let Some(c) = &q.count else {
+        for a in q.ask.0.iter().filter(|a| a.value.contains(v::INDEX)) {
+            p.report(Rule::BadCount, a.pos, format!("`{}` has `{{i}}` but the query has no `count`", a.value));
+        }
+        if let Some((k, _)) = q.expect_rates.iter().flat_map(|e| e.0.iter()).next() {
+            p.report(Rule::BadCount, k.pos, "`expect_rates` needs `count`: a rate is over many names");
+        }
+        return None;
+    };
+    if !(1..=10000).contains(&c.value) {
+        p.report(Rule::BadCount, c.pos, format!("count {} is not within 1-10000", c.value));
+    }
+    for a in &q.ask.0 {
+        if !a.value.contains(v::INDEX) {
+            p.report(Rule::BadCount, a.pos, format!("`{}` has no `{{i}}`: every name would be the same, and cached", a.value));
+        } else if let Some(n) = a.value.split_whitespace().next().filter(|n| v::name(&n.replace(v::INDEX, WIDEST_INDEX)).is_err()) {
+            p.report(Rule::BadCount, a.pos, format!("`{n}` is too long once `{{i}}` is numbered"));
+        }
+    }
+    Some(c.value)
+}
+
+/// `expect_rates:` as (resolver node, bound).
+fn rates(p: &mut Pass, q: &raw::Query, via: &[String]) -> Vec<(String, RateBound)> {
+    let mut out = Vec::new();
+    for (key, rates) in q.expect_rates.iter().flat_map(|e| e.0.iter()) {
+        let key = expect::node_key(p, Rule::BadCount, key, via);
+        for (rate, b) in &rates.0 {
+            if !v::RATES.contains(&rate.value.as_str()) {
+                p.report(Rule::BadCount, rate.pos, format!("`{}` is not a rate; expected one of {}", rate.value, v::RATES.join(", ")));
+            }
+            for x in [&b.min, &b.max].into_iter().flatten().filter(|x| !(0.0..=1.0).contains(&x.value)) {
+                p.report(Rule::BadCount, x.pos, format!("{} is not a rate between 0 and 1", x.value));
+            }
+            let Some((node, kind)) = &key else { continue };
+            let bound = RateBound {
+                kind: *kind,
+                rate: rate.value.clone(),
+                min: b.min.as_ref().map(|m| m.value),
+                max: b.max.as_ref().map(|m| m.value),
+            };
+            out.push((node.clone(), bound));
+        }
+    }
+    out
+}
+
+pub(super) fn probes(p: &mut Pass, nodes: &[Node]) -> Vec<Probe> {
+    let mut out = Vec::new();
+    for pr in p.doc.probes.iter().flatten() {
+        let (pos, pr) = (pr.pos, &pr.value);
+        let keys = StubKeys {
+            dnssec: &pr.dnssec,
+            cd: &pr.cd,
+            edns: &pr.edns,
+            ignore_tc: &pr.ignore_tc,
+        };
+        let c = common(p, pos, &pr.from, &pr.ask, &pr.timeout, &pr.transport, false, keys);
+        let target = v::name(&pr.server).ok();
+        let server = nodes.iter().find(|n| match &n.server {
+            Some(s) => Some(&s.hostname) == target.as_ref() || n.name == pr.server.value,
+            None => false,
+        });
+        let Some((server, hostname)) = server.and_then(|n| Some((n, n.server.as_ref()?.hostname.to_string()))) else {
+            let names: Vec<&str> = refs::servers(p).map(|(_, s)| s.name.value.as_str()).collect();
+            p.report(Rule::UnknownNode, pr.server.pos, format!("`{}` is not a server; servers: {}", pr.server.value, names.join(", ")));
+            continue;
+        };
+        let source = pr.source.as_ref().and_then(|s| p.take(Rule::BadAddress, s, v::addr(s)));
+        let random = [S { pos, value: "random".into() }];
+        let written = pr.source_ports.as_ref().map_or(&random[..], |s| &s.0[..]);
+        let ports: Vec<(String, v::PortSpec)> = written
+            .iter()
+            .filter_map(|s| Some((s.value.clone(), p.take(Rule::BadPortRange, s, v::port_spec(s))?)))
+            .collect();
+        let keys: Vec<String> = written.iter().map(|s| s.value.clone()).collect();
+        let expect = pr.expect.as_ref().map(|e| expect::parse(p, e, &Keys::Ports(&keys)));
+        let Some(addr) = server.interfaces.iter().flat_map(|(_, a)| a.iter().copied()).next() else { continue };
+        for (_, name, qtype) in &c.asks {
+            for &transport in &c.transports {
+                for (key, port) in &ports {
+                    out.push(Probe {
+                        from: c.from.clone(),
+                        server: hostname.trim_end_matches('.').to_string(),
+                        server_node: server.name.clone(),
+                        server_addr: addr,
+                        name: name.clone(),
+                        qtype: *qtype,
+                        transport,
+                        stub: c.stub.unwrap_or(Stub { rd: false, ..Stub::DIG }),
+                        source,
+                        source_port: *port,
+                        timeout: c.timeout.unwrap_or(PROBE_TIMEOUT),
+                        expect: expect.as_ref().map(|e| e.for_key(key).0).unwrap_or_default(),
+                    });
+                }
+            }
+        }
+    }
+    out
+}

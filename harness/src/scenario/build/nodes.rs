@@ -1,0 +1,200 @@
+//! Networks and nodes: subnets, interfaces and their addresses, and each
+//! node's role (server, resolver, firewall, NAT), read and checked at once.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+use lab::{Action, Filter, L4};
+
+use super::Pass;
+use crate::resolver::Kind;
+use crate::scenario::model::{Nat, Network, Node, Resolver, Server};
+use crate::scenario::raw::{self, S};
+use crate::scenario::rules::Rule;
+use crate::scenario::values::{self as v, Transport};
+
+pub(super) fn networks(p: &mut Pass) -> Vec<Network> {
+    let mut out = Vec::new();
+    for (n, subnets) in p.doc.networks.iter().flat_map(|e| e.0.iter()) {
+        p.take(Rule::BadName, n, v::ident(n, lab::topology::IFNAME_MAX));
+        let subnets = p.each(Rule::BadAddress, subnets, v::subnet);
+        out.push(Network {
+            name: n.value.clone(),
+            subnets,
+        });
+    }
+    out
+}
+
+pub(super) fn nodes(p: &mut Pass, networks: &[Network]) -> Vec<Node> {
+    let mut used: BTreeMap<IpAddr, String> = BTreeMap::new();
+    let mut out = Vec::new();
+    for (name, n) in p.doc.nodes.iter().flat_map(|e| e.0.iter()) {
+        node_name(p, name);
+        let interfaces = interfaces(p, name, n, networks, &mut used);
+        if n.server.is_some() && n.resolver.is_some() {
+            p.report(Rule::ConflictingRoles, name.pos, format!("`{}` is both `server` and `resolver`; use two nodes", name.value));
+        }
+        let nat = n.nat.as_ref().and_then(|nat| self::nat(p, name, nat, &interfaces));
+        out.push(Node {
+            name: name.value.clone(),
+            server: n.server.as_ref().and_then(|s| server(p, s)),
+            resolver: n.resolver.as_ref().map(|r| resolver(p, name, r, networks)),
+            firewall: n.firewall.iter().flat_map(|f| f.0.iter()).filter_map(|(rn, r)| rule(p, rn, r)).collect(),
+            interfaces,
+            nat,
+        });
+    }
+    out
+}
+
+fn node_name(p: &mut Pass, name: &S) {
+    p.take(Rule::BadName, name, v::ident(name, 32));
+    if crate::verdict::FIELDS.contains(&name.value.as_str()) {
+        let fields = crate::verdict::FIELDS.join(", ");
+        p.report(Rule::BadName, name.pos, format!("`{}` is a field of `expect:` maps ({fields}), so it cannot name a node", name.value));
+    }
+}
+
+fn interfaces(p: &mut Pass, name: &S, n: &raw::Node, networks: &[Network], used: &mut BTreeMap<IpAddr, String>) -> Vec<(String, Vec<IpAddr>)> {
+    let mut out = Vec::new();
+    for (net, addrs) in n.interfaces.iter().flat_map(|i| i.0.iter()) {
+        let subnets = networks.iter().find(|x| x.name == net.value).map(|x| &x.subnets);
+        if subnets.is_none() {
+            let known: Vec<&str> = networks.iter().map(|x| x.name.as_str()).collect();
+            p.report(Rule::UnknownNetwork, net.pos, format!("`{}`; defined: {}", net.value, known.join(", ")));
+        }
+        let mut ok = Vec::new();
+        for a in &addrs.0 {
+            let Some(ip) = p.take(Rule::BadAddress, a, v::addr(a)) else { continue };
+            if let Some(subnets) = subnets {
+                match subnets.iter().find(|s| s.contains(&ip)) {
+                    Some(s) if ip != s.network() || s.prefix_len() >= 31 => {}
+                    Some(s) => p.report(Rule::AddressOutsideNetwork, a.pos, format!("{ip} is the network address of {s}")),
+                    None => {
+                        let nets: Vec<String> = subnets.iter().map(|s| s.to_string()).collect();
+                        p.report(Rule::AddressOutsideNetwork, a.pos, format!("{ip} is not in network `{}` ({})", net.value, nets.join(", ")));
+                    }
+                }
+            }
+            if let Some(other) = used.insert(ip, name.value.clone()) {
+                p.report(Rule::DuplicateAddress, a.pos, format!("{ip} is already used by `{other}`"));
+            }
+            ok.push(ip);
+        }
+        out.push((net.value.clone(), ok));
+    }
+    if out.is_empty() {
+        p.report(Rule::NodeUnconnected, name.pos, format!("`{}` needs `interfaces: {{NETWORK: ADDRESS}}`", name.value));
+    } else if n.interfaces.iter().flat_map(|i| i.0.iter()).all(|(_, a)| a.0.is_empty()) {
+        p.report(Rule::NodeUnconnected, name.pos, format!("`{}` has no address on any of its interfaces", name.value));
+    }
+    out
+}
+
+fn server(p: &mut Pass, s: &raw::Server) -> Option<Server> {
+    let hostname = p.take(Rule::BadDomainName, &s.name, v::name(&s.name));
+    let zones: Vec<_> = s.zones.iter().filter_map(|z| p.take(Rule::BadDomainName, z, v::name(z))).collect();
+    let mut lame = Vec::new();
+    for (z, mode) in s.lame.iter().flat_map(|l| l.0.iter()) {
+        let zone = p.take(Rule::BadLame, z, v::name(z));
+        if zone.as_ref().is_some_and(|z| zones.contains(z)) {
+            p.report(Rule::BadLame, z.pos, format!("`{}` serves `{}`, so it cannot also be lame for it", s.name.value, z.value));
+        }
+        let mode = p.take(Rule::BadLame, mode, v::lame(mode));
+        lame.extend(zone.zip(mode));
+    }
+    Some(Server { hostname: hostname?, zones, lame })
+}
+
+fn resolver(p: &mut Pass, name: &S, r: &raw::Resolver, networks: &[Network]) -> Resolver {
+    let source_ports = r.source_ports.as_ref().and_then(|s| p.take(Rule::BadPortRange, s, v::ports(s)));
+    let mut kinds = Vec::new();
+    for k in r.kinds.iter().flatten() {
+        match Kind::parse(k) {
+            None => p.report(Rule::ResolverCannot, k.pos, format!("`{}`; known: {}", k.value, Kind::names())),
+            Some(kind) => {
+                let why = source_ports.filter(|s| s.lo < 1024).and(kind.low_ports_refusal());
+                if let (Some(why), Some(ports)) = (why, &r.source_ports) {
+                    p.report(Rule::ResolverCannot, k.pos, format!("`{}` asks for source ports {}: {why}", name.value, ports.value));
+                }
+                kinds.push(kind);
+            }
+        }
+    }
+    let mut allow: Vec<IpNet> = Vec::new();
+    for a in r.allow.iter().flat_map(|a| a.0.iter()) {
+        match networks.iter().find(|n| n.name == a.value) {
+            Some(n) => allow.extend(&n.subnets),
+            None => match v::subnet(a) {
+                Ok(s) => allow.push(s),
+                Err(_) => {
+                    let nets: Vec<&str> = networks.iter().map(|n| n.name.as_str()).collect();
+                    p.report(Rule::BadAllow, a.pos, format!("`{}`; networks: {}", a.value, nets.join(", ")));
+                }
+            },
+        }
+    }
+    if let Some(first) = r.allow.as_ref().and_then(|a| a.0.first()) {
+        let runs = if r.kinds.is_some() { kinds.clone() } else { Kind::ALL.to_vec() };
+        for why in runs.iter().filter_map(|k| k.acl_refusal()) {
+            p.report(Rule::ResolverCannot, first.pos, format!("`{}` limits who may ask it (`allow`), but {why}", name.value));
+        }
+    }
+    Resolver {
+        source_ports,
+        kinds,
+        allow,
+        local_zones: vec![],
+    }
+}
+
+fn rule(p: &mut Pass, name: &S, r: &raw::FirewallRule) -> Option<Filter> {
+    if !lab::firewall::valid_name(name) {
+        p.report(Rule::BadFirewallRule, name.pos, format!("rule name `{}` names its nft counter: use a-z, 0-9 and `_`", name.value));
+    }
+    let protos = match &r.proto {
+        Some(list) => p.each(Rule::BadFirewallRule, list, v::transport),
+        None => vec![Transport::Udp, Transport::Tcp],
+    };
+    let action = match r.action.value.as_str() {
+        "drop" => Some(Action::Drop),
+        "reject" => Some(Action::Reject),
+        "accept" => Some(Action::Accept),
+        other => {
+            p.report(Rule::BadFirewallRule, r.action.pos, format!("action `{other}`; expected drop, reject or accept"));
+            None
+        }
+    };
+    let dport = r.dport.as_ref().and_then(|s| p.take(Rule::BadPortRange, s, v::ports(s)));
+    let sport = r.sport.as_ref().and_then(|s| p.take(Rule::BadPortRange, s, v::ports(s)));
+    let except_sport = r.except_sport.iter().flat_map(|e| p.each(Rule::BadPortRange, e, v::ports)).map(|x| x.lo).collect();
+    Some(Filter {
+        name: name.value.clone(),
+        protos: protos.into_iter().map(|t| if t == Transport::Udp { L4::Udp } else { L4::Tcp }).collect(),
+        dport,
+        sport,
+        except_sport,
+        action: action?,
+    })
+}
+
+fn nat(p: &mut Pass, name: &S, nat: &raw::Nat, interfaces: &[(String, Vec<IpAddr>)]) -> Option<Nat> {
+    let source_ports = nat.source_ports.as_ref().and_then(|s| p.take(Rule::BadPortRange, s, v::ports(s)));
+    let Some((_, addrs)) = interfaces.iter().find(|(net, _)| *net == nat.outside.value) else {
+        let detail = format!("NAT of `{}` leaves through `{}`, which is not one of its interfaces", name.value, nat.outside.value);
+        p.report(Rule::UnknownNetwork, nat.outside.pos, detail);
+        return None;
+    };
+    let Some(to) = addrs.first().copied() else {
+        let detail = format!("NAT of `{}` leaves through `{}`, where it has no address to rewrite sources to", name.value, nat.outside.value);
+        p.report(Rule::UnknownNetwork, nat.outside.pos, detail);
+        return None;
+    };
+    Some(Nat {
+        outside: nat.outside.value.clone(),
+        to,
+        source_ports,
+    })
+}
