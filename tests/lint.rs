@@ -15,7 +15,10 @@ fn every_rule_has_a_fixture_that_triggers_it() {
         let rule = f.file_stem().unwrap().to_string_lossy().into_owned();
         let err = scenario::load(f).expect_err(&format!("{rule}.yaml must not pass"));
         let text = err.to_string().replace(&format!("{}/", dir.display()), "lint/");
-        assert!(err.findings.iter().any(|d| d.rule.name() == rule), "{rule}.yaml does not trigger `{rule}`:\n{text}");
+        assert!(
+            err.findings.iter().any(|d| d.rule.name() == rule),
+            "{rule}.yaml does not trigger `{rule}`:\n{text}"
+        );
         for d in &err.findings {
             assert!(d.pos.line > 0 && d.pos.col > 0, "{text}");
         }
@@ -35,4 +38,65 @@ fn bundled_scenarios_are_valid() {
             panic!("{name}:\n{d}");
         }
     }
+}
+
+/// Every form of the expectation grammar, read into typed expectations.
+#[test]
+fn the_grammar_reads_into_typed_expectations() {
+    use harness::resolver::Kind;
+    use harness::verdict::{Count, Expect, Word};
+    let text = r#"
+name: grammar
+networks: { net: 203.0.113.0/24 }
+nodes:
+  client: { interfaces: { net: 203.0.113.10 } }
+  root:
+    interfaces: { net: 203.0.113.1 }
+    server: { name: a.root-servers.net, zones: ["."] }
+  r1: { interfaces: { net: 203.0.113.53 }, resolver: {} }
+  r2: { interfaces: { net: 203.0.113.54 }, resolver: {} }
+queries:
+  - ask: a.example A
+    via: r1
+    expect: nodata
+  - ask: a.example A
+    via: r1
+    expect: [SERVFAIL, timeout, tcp-refused]
+  - ask: a.example A
+    via: r1
+    transport: [udp, tcp]
+    dnssec: true
+    cd: true
+    edns: { size: 4096 }
+    expect: { outcome: NOERROR, answer: [A 192.0.2.1, "TXT \"x y\""], flags: [aa, -tc], ede: no-reachable-authority, transport: tcp }
+  - ask: a.example A
+    expect: { r1: REFERRAL, r2@dnsmasq: { answer_count: { min: 1 } }, r2: { answer_count: 2 } }
+probes:
+  - ask: . NS
+    server: a.root-servers.net
+    edns: none
+    expect: { random: NOERROR }
+"#;
+    let s = harness::scenario::parse(std::path::Path::new("grammar.yaml"), text).unwrap_or_else(|d| panic!("{d}"));
+    let q = &s.queries;
+    assert_eq!(q[0].expect, Expect::words(vec![Word::Nodata]));
+    assert_eq!(q[1].expect.outcome.len(), 3);
+    // A list of transports is a query each.
+    assert_eq!((q[2].transport.to_string(), q[3].transport.to_string()), ("udp".into(), "tcp".into()));
+    let e = &q[2].expect;
+    // As hickory prints TXT data, which is how answers are compared.
+    assert_eq!(e.answer.as_deref(), Some(&["a 192.0.2.1".to_string(), "txt x y".to_string()][..]));
+    assert_eq!((e.ede, e.flags.len(), e.transport.map(|t| t.to_string())), (Some(22), 2, Some("tcp".into())));
+    let stub = q[2].stub;
+    assert!(stub.cd && stub.rd && stub.ad && stub.tcp_after_tc);
+    assert_eq!(stub.edns.map(|e| (e.size, e.dnssec_ok)), Some((4096, true)));
+    // One expectation per resolver, and one for a kind only.
+    let (r1, r2) = (&q[4], &q[5]);
+    assert_eq!((r1.via.as_str(), r1.expect.outcome.clone()), ("r1", vec![Word::Referral]));
+    assert_eq!(r2.expect.answer_count, Some(Count { min: 2, max: 2 }));
+    assert_eq!(r2.expect_for(Kind::Dnsmasq).answer_count, Some(Count { min: 1, max: u32::MAX }));
+    assert_eq!(r2.expect_for(Kind::Unbound), &r2.expect);
+    // `random` is the default source port, so it can be a key without being written.
+    assert_eq!(s.probes[0].expect.outcome.len(), 1);
+    assert!(s.probes[0].stub.edns.is_none() && !s.probes[0].stub.rd);
 }

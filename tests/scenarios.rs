@@ -142,3 +142,26 @@ fn soa_rname() {
 fn soa_rname_fixed() {
     check("soa-rname-fixed");
 }
+
+#[test]
+fn truncated() {
+    let report = check("truncated");
+    // Every kind answered the big TXT over UDP with TC=1, and the client
+    // asked again over TCP: both attempts are in the outcome.
+    for o in &report.runs {
+        let big: Vec<_> = o
+            .queries
+            .iter()
+            .filter(|q| q.qname == "big.example.com." && q.from == "client" && q.stub.tcp_after_tc)
+            .collect();
+        assert_eq!(big.len(), 1, "{}", o.kind);
+        let tries: Vec<_> = big[0].reply.attempts.iter().map(|a| (a.transport.to_string(), a.tc)).collect();
+        assert_eq!(tries, [("udp".to_string(), true), ("tcp".to_string(), false)], "{}", o.kind);
+        assert!(big[0].reply.attempts[1].response_bytes > 1232, "{}: {:?}", o.kind, big[0].reply.attempts);
+    }
+}
+
+#[test]
+fn cname_chain() {
+    check("cname-chain");
+}

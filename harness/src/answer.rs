@@ -424,7 +424,14 @@ impl Reply {
     /// The whole of message `m`, reached after `attempts`.
     pub fn of(m: &Message, attempts: Vec<Attempt>) -> Reply {
         let md = &m.metadata;
-        let set = [md.authoritative, md.truncation, md.recursion_desired, md.recursion_available, md.authentic_data, md.checking_disabled];
+        let set = [
+            md.authoritative,
+            md.truncation,
+            md.recursion_desired,
+            md.recursion_available,
+            md.authentic_data,
+            md.checking_disabled,
+        ];
         Reply {
             rcode: Status::Rcode(md.response_code.into()),
             flags: Flag::ALL.into_iter().zip(set).filter(|(_, on)| *on).map(|(f, _)| f).collect(),
@@ -471,7 +478,16 @@ mod tests {
 
     #[test]
     fn statuses_round_trip_as_the_json_writes_them() {
-        for s in ["NOERROR", "SERVFAIL", "TIMEOUT", "TCP-REFUSED", "TCP-RESET", "UNREACHABLE", "BADVERS", "RCODE23"] {
+        for s in [
+            "NOERROR",
+            "SERVFAIL",
+            "TIMEOUT",
+            "TCP-REFUSED",
+            "TCP-RESET",
+            "UNREACHABLE",
+            "BADVERS",
+            "RCODE23",
+        ] {
             assert_eq!(s.parse::<Status>().unwrap().to_string(), s);
         }
         assert_eq!(Rcode::from(ResponseCode::BADVERS), Rcode::BadVers);

@@ -10,9 +10,9 @@ use std::net::IpAddr;
 use hickory_proto::rr::{Name, RData, RecordType};
 use serde::{Deserialize, Serialize};
 
+use crate::answer::{Flag, Reply, Status};
 use crate::authority::{lookup, ReplyKind};
 use crate::dns::{leak_class, LOCALHOST, RFC1918_REVERSE};
-use crate::answer::{Flag, Reply, Status};
 use crate::probe::{self, Ask};
 use crate::resolver::Kind;
 use crate::run::{self, RunError, UpLab};

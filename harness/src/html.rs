@@ -84,7 +84,11 @@ fn matrix(rep: &RunReport) -> String {
         let mut expects: Vec<String> = rep.runs.iter().flat_map(|o| asked(o, row)).map(|q| q.verdict.expect.to_string()).collect();
         expects.sort();
         expects.dedup();
-        let expect = if expects.len() > 1 { "per kind (see cells)".to_string() } else { expects.concat() };
+        let expect = if expects.len() > 1 {
+            "per kind (see cells)".to_string()
+        } else {
+            expects.concat()
+        };
         let _ = write!(
             h,
             "<tr><td>{}</td><td>{}</td><td>{} {} {transport}</td><td>{}</td>",
@@ -107,7 +111,7 @@ fn matrix(rep: &RunReport) -> String {
                 n => format!("{ok}/{n} as expected, last {}", last.verdict.outcome),
             };
             if let Some(bad) = asked.iter().find(|q| !q.verdict.ok) {
-                text += &format!(" (expected {}: {})", bad.verdict.expect, bad.verdict.misses.join("; "));
+                text += &format!(": {}", bad.verdict.against());
             }
             let _ = write!(h, r#"<td class="{}">{}</td>"#, if ok == asked.len() { "ok" } else { "bad" }, esc(&text));
         }
@@ -137,7 +141,7 @@ fn probes(rep: &RunReport) -> String {
             esc(&p.verdict.outcome),
             esc(&match p.verdict.ok {
                 true => p.verdict.expect.to_string(),
-                false => format!("{}: {}", p.verdict.expect, p.verdict.misses.join("; ")),
+                false => format!("{}: {}", p.verdict.expect, p.verdict.against()),
             })
         );
     }

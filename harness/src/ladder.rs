@@ -82,9 +82,20 @@ fn window(o: &Outcome, q: &QueryResult, start: usize) -> Ladder {
     let limit = first.at_us + q.elapsed_ms * 1000 + TAIL_US;
     let rest = &o.messages[start..];
     let rest = &rest[..rest.partition_point(|m| m.at_us <= limit)];
-    let answered = |m: &&Message| m.response && m.id == first.id && m.from == q.resolver && m.dst == first.src;
-    let end = rest.iter().find(answered).map_or(limit, |m| m.at_us);
-    let involved = |m: &&Message| m.at_us <= end && (m.from == q.resolver || m.to() == Some(q.resolver.as_str()));
+    // Its last answer ends it: after TC=1, the client asked again over TCP
+    // (from another port, with another ID), and that answer is the last.
+    // A last attempt without an answer runs to the client's patience.
+    let answers = q.reply.attempts.iter().filter(|a| a.rcode.rcode().is_some()).count();
+    let last_answered = q.reply.attempts.last().is_some_and(|a| a.rcode.rcode().is_some());
+    let to_client = |m: &&Message| m.response && m.from == q.resolver && m.to() == Some(first.from.as_str());
+    let end = match answers {
+        n if n > 0 && last_answered => rest.iter().filter(to_client).nth(n - 1).map_or(limit, |m| m.at_us),
+        _ => limit,
+    };
+    // The resolver's traffic, and the client's own towards it (a TCP SYN
+    // dropped on the way never reaches it).
+    let from_client = |m: &Message| m.from == first.from && m.dst.ip() == first.dst.ip();
+    let involved = |m: &&Message| m.at_us <= end && (m.from == q.resolver || m.to() == Some(q.resolver.as_str()) || from_client(m));
     let picked: Vec<&Message> = rest.iter().filter(involved).collect();
     let title = format!("{} {} via {} ({}): {}", dotless(&q.qname), q.qtype, q.resolver, q.kind, q.verdict.outcome);
     Ladder::of(title, &picked)

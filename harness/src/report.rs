@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::dns::dotless;
 use crate::outcome::{Judged, Outcome};
+use crate::scenario::values::Transport;
 
 /// Everything one `dnslab run` produced: the JSON output's shape.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -32,7 +33,7 @@ fn verdict(v: &Judged) -> String {
     match (v.expect.is_empty(), v.ok) {
         (true, _) => "-".into(),
         (false, true) => "ok".into(),
-        (false, false) => format!("FAIL (expected {}: {})", v.expect, v.misses.join("; ")),
+        (false, false) => format!("FAIL: {}", v.against()),
     }
 }
 
@@ -91,9 +92,11 @@ pub fn text(o: &Outcome) -> String {
             s,
             "Queries through the resolvers (FLAGS of the answer; VIA: udp, or udp>tcp after TC=1; BYTES: query -> response, and the amplification)"
         );
-        let mut rows = vec![["FROM", "RESOLVER", "ITS PORTS", "QUERY", "RESULT", "FLAGS", "VIA", "TIME", "BYTES", "EXPECTED"]
-            .map(String::from)
-            .to_vec()];
+        let mut rows = vec![
+            ["FROM", "RESOLVER", "ITS PORTS", "QUERY", "RESULT", "FLAGS", "VIA", "TIME", "BYTES", "EXPECTED"]
+                .map(String::from)
+                .to_vec(),
+        ];
         for q in o.queries.iter().filter(|q| !o.is_counted(q)) {
             let ports = o
                 .resolvers
@@ -121,9 +124,11 @@ pub fn text(o: &Outcome) -> String {
     }
     if !o.rates.is_empty() {
         let _ = writeln!(s, "Rates over many names (intermittent failures are judged as rates)");
-        let mut rows = vec![["RESOLVER", "ASK", "SENT", "NOERROR", "NODATA", "SERVFAIL", "TIMEOUT", "P50", "P90", "MAX", "EXPECTED"]
-            .map(String::from)
-            .to_vec()];
+        let mut rows = vec![[
+            "RESOLVER", "ASK", "SENT", "NOERROR", "NODATA", "SERVFAIL", "TIMEOUT", "P50", "P90", "MAX", "EXPECTED",
+        ]
+        .map(String::from)
+        .to_vec()];
         let pct = |x: f64| format!("{:.0}%", x * 100.0);
         for r in &o.rates {
             let verdict = if r.expect.is_empty() {
@@ -296,11 +301,6 @@ pub fn summary(rep: &RunReport) -> String {
     s
 }
 
-/// `expected E, got O: each miss`, for a failure message.
-fn against(v: &Judged) -> String {
-    format!("expected {}, got {}: {}", v.expect, v.outcome, v.misses.join("; "))
-}
-
 /// The EDE codes of an answer, as ` (EDE 22)`.
 fn ede(r: &crate::answer::Reply) -> String {
     let codes: Vec<String> = r.edns.iter().flat_map(|e| &e.ede).map(|e| e.code.to_string()).collect();
@@ -337,11 +337,13 @@ pub fn junit(rep: &RunReport) -> String {
                 p.transport,
                 p.requested_port
             );
-            case(name, p.verdict.ok, against(&p.verdict), p.elapsed_ms);
+            case(name, p.verdict.ok, p.verdict.against(), p.elapsed_ms);
         }
         for q in o.queries.iter().filter(|q| !q.verdict.expect.is_empty()) {
-            let name = format!("{} {} {} {}", q.resolver, dotless(&q.qname), q.qtype, q.transport);
-            case(name, q.verdict.ok, against(&q.verdict), q.elapsed_ms);
+            // Named as before for UDP, the default, so CI history lines up.
+            let tcp = if q.transport == Transport::Tcp { " tcp" } else { "" };
+            let name = format!("{} {} {}{tcp}", q.resolver, dotless(&q.qname), q.qtype);
+            case(name, q.verdict.ok, q.verdict.against(), q.elapsed_ms);
         }
         for r in o.rates.iter().filter(|r| !r.expect.is_empty()) {
             case(format!("{} {} x{}", r.resolver, r.ask, r.sent), r.ok, r.misses().join("; "), r.max_ms);

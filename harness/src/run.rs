@@ -8,12 +8,11 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use futures::future::join_all;
 use hickory_proto::rr::Name;
 
+use crate::answer::Reply;
 use crate::capture::Capture;
 use crate::nameserver::{self, NameServer};
-use crate::answer::Reply;
 use crate::outcome::{self, Judged, Outcome, ProbeResult, QueryResult, ResolverReport, Timings};
 use crate::probe::{self, Ask};
 use crate::resolver::{self, Kind};
@@ -282,7 +281,12 @@ pub fn run(scenario: &Scenario, kind: Kind, progress: &dyn Progress, evidence: O
             .nodes
             .iter()
             .filter(|n| !n.firewall.is_empty())
-            .map(|n| (n.name.clone(), n.firewall.iter().map(|f| (f.name.clone(), f.action.name().to_string())).collect()))
+            .map(|n| {
+                (
+                    n.name.clone(),
+                    n.firewall.iter().map(|f| (f.name.clone(), f.action.name().to_string())).collect(),
+                )
+            })
             .collect(),
         firewalls,
         rates,
@@ -315,14 +319,14 @@ fn failures(probes: &[ProbeResult], queries: &[QueryResult], rates: &[outcome::R
     let mut out = Vec::new();
     for p in probes.iter().filter(|p| !p.verdict.ok) {
         let what = format!("probe {} {} @{} {} port {}", p.qname, p.qtype, p.server, p.transport, p.requested_port);
-        out.push(format!("{what}: {}", p.verdict.misses.join("; ")));
+        out.push(format!("{what}: {}", p.verdict.against()));
     }
     for r in rates.iter().filter(|r| !r.ok) {
         out.push(format!("rates of {} via {} ({kind}): {}", r.ask, r.resolver, r.misses().join("; ")));
     }
     for q in queries.iter().filter(|q| !q.verdict.ok) {
         let what = format!("query {} {} via {} ({}, {})", q.qname, q.qtype, q.resolver, q.kind, q.transport);
-        out.push(format!("{what}: {}", q.verdict.misses.join("; ")));
+        out.push(format!("{what}: {}", q.verdict.against()));
     }
     out
 }
@@ -341,34 +345,39 @@ fn ask_of_probe(p: &Probe) -> Ask {
     }
 }
 
-/// Sends asks from inside their nodes: one thread per node, lanes side by
-/// side, each lane's asks one after another. Returns (index, answer) pairs.
-fn send_lanes(lab: &lab::Lab, by_node: BTreeMap<String, Vec<Vec<(usize, Ask)>>>) -> Result<Vec<(usize, Reply)>, RunError> {
-    let handles: Vec<_> = by_node
-        .into_iter()
-        .map(|(node, lanes)| {
-            lab.thread(&node, move || {
-                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-                rt.block_on(async move {
-                    let lanes = lanes.into_iter().map(|lane| async move {
-                        let mut out = Vec::new();
-                        for (i, a) in lane {
-                            out.push((i, probe::ask(&a).await));
-                        }
-                        out
-                    });
-                    join_all(lanes).await.into_iter().flatten().collect::<Vec<_>>()
-                })
-            })
-        })
-        .collect::<Result<_, _>>()?;
+/// Asks sent one after another, each from inside its own node.
+type Lane = Vec<(usize, String, Ask)>;
+
+/// Sends every lane's asks, lanes side by side, each lane's asks one after
+/// another even when they come from different nodes (a resolver's queries
+/// stay in file order, whoever sends them). Returns (index, answer) pairs.
+fn send_lanes(lab: &lab::Lab, lanes: Vec<Lane>) -> Result<Vec<(usize, Reply)>, RunError> {
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = lanes.into_iter().map(|lane| scope.spawn(move || run_lane(lab, lane))).collect();
+        let mut out = Vec::new();
+        for h in handles {
+            out.extend(h.join().map_err(|_| RunError::Other("sender thread panicked".into()))??);
+        }
+        Ok(out)
+    })
+}
+
+/// One lane: each run of asks from the same node on one thread inside it.
+fn run_lane(lab: &lab::Lab, lane: Lane) -> Result<Vec<(usize, Reply)>, RunError> {
     let mut out = Vec::new();
-    for h in handles {
-        out.extend(
-            h.join()
-                .map_err(|_| RunError::Other("sender thread panicked".into()))?
-                .map_err(|e| RunError::Other(e.to_string()))?,
-        );
+    let mut rest = lane.into_iter().peekable();
+    while let Some((i, node, ask)) = rest.next() {
+        let mut run = vec![(i, ask)];
+        while let Some((i, _, ask)) = rest.next_if(|(_, n, _)| *n == node) {
+            run.push((i, ask));
+        }
+        out.extend(probe::block_in(lab, &node, move || async move {
+            let mut answers = Vec::new();
+            for (i, a) in run {
+                answers.push((i, probe::ask(&a).await));
+            }
+            answers
+        })?);
     }
     Ok(out)
 }
@@ -376,17 +385,16 @@ fn send_lanes(lab: &lab::Lab, by_node: BTreeMap<String, Vec<Vec<(usize, Ask)>>>)
 /// Probes from one node run at once, except those sharing an exact source
 /// port, which go one after another (two sockets cannot share a port).
 fn run_probes(lab: &lab::Lab, probes: &[Probe]) -> Result<Vec<ProbeResult>, RunError> {
-    let mut by_node: BTreeMap<String, BTreeMap<String, Vec<(usize, Ask)>>> = BTreeMap::new();
+    let mut lanes: BTreeMap<(String, String), Lane> = BTreeMap::new();
     for (i, p) in probes.iter().enumerate() {
         let lane = match p.source_port {
             PortSpec::Exact(port) => format!("{port}"),
             _ => format!("free{i}"),
         };
-        by_node.entry(p.from.clone()).or_default().entry(lane).or_default().push((i, ask_of_probe(p)));
+        lanes.entry((p.from.clone(), lane)).or_default().push((i, p.from.clone(), ask_of_probe(p)));
     }
-    let by_node = by_node.into_iter().map(|(n, lanes)| (n, lanes.into_values().collect())).collect();
     let mut results: Vec<Option<ProbeResult>> = vec![None; probes.len()];
-    for (i, reply) in send_lanes(lab, by_node)? {
+    for (i, reply) in send_lanes(lab, lanes.into_values().collect())? {
         let p = &probes[i];
         let (qname, qtype) = (p.name.to_string(), p.qtype.to_string());
         results[i] = Some(ProbeResult {
@@ -410,7 +418,7 @@ fn run_probes(lab: &lab::Lab, probes: &[Probe]) -> Result<Vec<ProbeResult>, RunE
 /// Queries through each resolver go one after another, in scenario order, so
 /// each resolver's behaviour is reproducible; resolvers run side by side.
 fn run_queries(lab: &lab::Lab, scenario: &Scenario, kind: Kind) -> Result<Vec<QueryResult>, RunError> {
-    let mut by_node: BTreeMap<String, BTreeMap<String, Vec<(usize, Ask)>>> = BTreeMap::new();
+    let mut lanes: BTreeMap<String, Lane> = BTreeMap::new();
     for (i, q) in scenario.queries.iter().enumerate().filter(|(_, q)| scenario.runs_kind(&q.via, kind)) {
         let Some(server) = scenario.address(&q.via) else { continue };
         let ask = Ask {
@@ -426,11 +434,10 @@ fn run_queries(lab: &lab::Lab, scenario: &Scenario, kind: Kind) -> Result<Vec<Qu
             Some(_) => format!("{}#{}", q.via, i % PARALLEL_NAMES),
             None => q.via.clone(),
         };
-        by_node.entry(q.from.clone()).or_default().entry(lane).or_default().push((i, ask));
+        lanes.entry(lane).or_default().push((i, q.from.clone(), ask));
     }
-    let by_node = by_node.into_iter().map(|(n, lanes)| (n, lanes.into_values().collect())).collect();
     let mut results: Vec<Option<QueryResult>> = vec![None; scenario.queries.len()];
-    for (i, reply) in send_lanes(lab, by_node)? {
+    for (i, reply) in send_lanes(lab, lanes.into_values().collect())? {
         let q: &Query = &scenario.queries[i];
         let (qname, qtype) = (q.name.to_string(), q.qtype.to_string());
         let (query_bytes, response_bytes) = reply.bytes();

@@ -188,7 +188,10 @@ impl TryFrom<String> for FlagWant {
 /// `A 203.0.113.80`: a record type and its data, compared without case,
 /// TTL or trailing dots.
 pub fn record(s: &str) -> Result<String, String> {
-    let (t, data) = s.trim().split_once(char::is_whitespace).ok_or_else(|| format!("`{s}` should be `TYPE DATA`, like `A 203.0.113.80`"))?;
+    let (t, data) = s
+        .trim()
+        .split_once(char::is_whitespace)
+        .ok_or_else(|| format!("`{s}` should be `TYPE DATA`, like `A 203.0.113.80`"))?;
     let rtype: RecordType = t.to_ascii_uppercase().parse().map_err(|_| format!("`{t}` is not a record type"))?;
     if matches!(rtype, RecordType::Unknown(_)) {
         return Err(format!("`{t}` is not a record type"));
@@ -198,7 +201,10 @@ pub fn record(s: &str) -> Result<String, String> {
 }
 
 fn normal(s: &str) -> String {
-    s.split_whitespace().map(|w| w.trim_end_matches('.').to_ascii_lowercase()).collect::<Vec<_>>().join(" ")
+    s.split_whitespace()
+        .map(|w| w.trim_end_matches('.').to_ascii_lowercase())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// What a scenario expects of one answer. Empty: nothing stated.
@@ -285,7 +291,12 @@ impl Expect {
             }
         }
         if let Some(code) = self.ede {
-            let got = reply.edns.iter().flat_map(|e| &e.ede).map(|e| format!("{} {}", e.code, e.name)).collect::<Vec<_>>();
+            let got = reply
+                .edns
+                .iter()
+                .flat_map(|e| &e.ede)
+                .map(|e| format!("{} {}", e.code, e.name))
+                .collect::<Vec<_>>();
             if !reply.edns.iter().flat_map(|e| &e.ede).any(|e| e.code == code) {
                 let got = if got.is_empty() { "none".to_string() } else { got.join(", ") };
                 out.push(format!("expected EDE {code} ({}), got {got}", ede_name(code)));
@@ -316,7 +327,11 @@ fn cause(reply: &Reply, qname: &str, qtype: &str) -> String {
     }];
     if reply.has(Flag::Tc) {
         let retried = reply.attempts.iter().any(|a| a.transport == Transport::Tcp);
-        why.push(if retried { "truncated (TC=1) even over TCP".into() } else { "truncated (TC=1) and not retried over TCP".into() });
+        why.push(if retried {
+            "truncated (TC=1) even over TCP".into()
+        } else {
+            "truncated (TC=1) and not retried over TCP".into()
+        });
     }
     if !reply.authority.iter().any(|r| r.rtype == "SOA") {
         why.push("no SOA in authority".into());
@@ -334,7 +349,11 @@ impl fmt::Display for Expect {
             parts.push(format!("answer {{{}}}", a.join(", ")));
         }
         if let Some(c) = self.answer_count {
-            parts.push(if c.min == c.max { format!("{} answers", c.min) } else { format!("{}-{} answers", c.min, c.max) });
+            parts.push(if c.min == c.max {
+                format!("{} answers", c.min)
+            } else {
+                format!("{}-{} answers", c.min, c.max)
+            });
         }
         if !self.flags.is_empty() {
             parts.push(format!("flags {}", self.flags.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(" ")));

@@ -223,14 +223,21 @@ fn label(m: &Dns, response: bool) -> String {
     if rcode != ResponseCode::NoError {
         return crate::dns::rcode_name(rcode);
     }
-    if answers > 0 {
-        return format!("NOERROR {answers} answer{}", if answers == 1 { "" } else { "s" });
+    let count = format!("{answers} answer{}", if answers == 1 { "" } else { "s" });
+    if m.metadata.truncation {
+        // What a client must follow over TCP: never "no data".
+        return format!("truncated (TC), {count}");
     }
-    let ns = m.authorities.iter().any(|r| r.record_type() == RecordType::NS);
-    if ns && !m.metadata.authoritative {
+    if answers > 0 {
+        return format!("NOERROR {count}");
+    }
+    let has = |t: RecordType| m.authorities.iter().any(|r| r.record_type() == t);
+    if has(RecordType::NS) && !m.metadata.authoritative {
         "referral".to_string()
-    } else {
+    } else if has(RecordType::SOA) {
         "NODATA".to_string()
+    } else {
+        "NOERROR, empty".to_string()
     }
 }
 
@@ -330,7 +337,8 @@ mod tests {
         );
         assert_eq!(
             (m[2].from.as_str(), &m[2].end, m[2].label.as_str()),
-            ("ns1", &End::Delivered("resolver".into()), "NODATA")
+            // AA, no answer and no SOA: not NODATA, which needs the SOA.
+            ("ns1", &End::Delivered("resolver".into()), "NOERROR, empty")
         );
         assert_eq!(
             m[2].nat,
@@ -348,5 +356,29 @@ mod tests {
         assert!(text.contains("live.com A from :900, dropped"), "{text}");
         assert!(text.contains("live.com A from :2000\n"), "{text}");
         assert!(l.mermaid().contains("n1-xn2: live.com A from :900, dropped"), "{}", l.mermaid());
+    }
+
+    #[test]
+    fn a_truncated_reply_is_drawn_as_truncated_never_as_nodata() {
+        let mut r = query(9);
+        r.metadata.message_type = MessageType::Response;
+        r.metadata.truncation = true;
+        assert_eq!(label(&r, true), "truncated (TC), 0 answers");
+        r.metadata.truncation = false;
+        let soa = hickory_proto::rr::Record::from_rdata(
+            Name::from_ascii("live.com.").unwrap(),
+            300,
+            hickory_proto::rr::RData::SOA(hickory_proto::rr::rdata::SOA::new(
+                Name::from_ascii("ns1.live.com.").unwrap(),
+                Name::from_ascii("hostmaster.live.com.").unwrap(),
+                1,
+                14400,
+                3600,
+                1209600,
+                300,
+            )),
+        );
+        r.authorities.push(soa);
+        assert_eq!(label(&r, true), "NODATA");
     }
 }

@@ -120,6 +120,17 @@ pub struct Judged {
 }
 
 impl Judged {
+    /// What was expected against what came, in full: each miss with its
+    /// cause, and the whole expectation when it is more than outcome words.
+    pub fn against(&self) -> String {
+        let misses = self.misses.join("; ");
+        if self.expect == Expect::words(self.expect.outcome.clone()) {
+            misses
+        } else {
+            format!("{misses} (expected {}; got {})", self.expect, self.outcome)
+        }
+    }
+
     pub fn of(expect: &Expect, reply: &Reply, qname: &str, qtype: &str) -> Judged {
         let misses = expect.misses(reply, qname, qtype);
         Judged {

@@ -262,7 +262,10 @@ pub fn answer(r: &Reply, outcome: &str) -> String {
         return format!("{outcome} in {} via {via}", time_bucket(r.elapsed_ms()));
     }
     let section = |rrs: &[Rr]| {
-        let mut v: Vec<String> = rrs.iter().map(|x| format!("{} {} {}", x.name.to_ascii_lowercase(), x.rtype, x.data.to_ascii_lowercase())).collect();
+        let mut v: Vec<String> = rrs
+            .iter()
+            .map(|x| format!("{} {} {}", x.name.to_ascii_lowercase(), x.rtype, x.data.to_ascii_lowercase()))
+            .collect();
         v.sort();
         v.dedup();
         v.join(", ")

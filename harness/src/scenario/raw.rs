@@ -176,7 +176,10 @@ impl Spanned<Tree> {
     /// A scalar or a list of scalars, each with its position; `None` for a map.
     pub fn leaves(&self) -> Option<Vec<S>> {
         match &self.value {
-            Tree::Scalar(v) => Some(vec![Spanned { pos: self.pos, value: v.clone() }]),
+            Tree::Scalar(v) => Some(vec![Spanned {
+                pos: self.pos,
+                value: v.clone(),
+            }]),
             Tree::List(items) => Some(items.clone()),
             Tree::Map(_) => None,
         }

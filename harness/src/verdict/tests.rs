@@ -2,7 +2,7 @@
 //! once judged "NOERROR, ok".
 
 use super::*;
-use crate::answer::{Attempt, Edns, Ede, Rr};
+use crate::answer::{Attempt, Ede, Edns, Rr};
 
 fn rr(name: &str, rtype: &str, data: &str) -> Rr {
     Rr {
@@ -67,11 +67,7 @@ fn a_partial_cname_chain_is_not_noerror() {
     let r = reply(vec![Flag::Rd, Flag::Ra], chain, vec![]);
     let misses = noerror().misses(&r, "a.example.com.", "A");
     assert_eq!(misses.len(), 1, "{misses:?}");
-    assert!(
-        misses[0].contains("the chain a.example.com -> b.example.net ends without one"),
-        "{}",
-        misses[0]
-    );
+    assert!(misses[0].contains("the chain a.example.com -> b.example.net ends without one"), "{}", misses[0]);
     let truth = Expect {
         answer: Some(vec![record("CNAME b.example.net").unwrap()]),
         ..Expect::default()
@@ -136,7 +132,9 @@ fn fields_are_judged_one_by_one() {
     };
     let misses = wrong.misses(&r, "www.example.com.", "A");
     assert_eq!(misses.len(), 5, "{misses:?}");
-    assert!(misses.iter().any(|m| m.contains("expected EDE 6 (dnssec-bogus), got 22 no-reachable-authority")));
+    assert!(misses
+        .iter()
+        .any(|m| m.contains("expected EDE 6 (dnssec-bogus), got 22 no-reachable-authority")));
 }
 
 #[test]

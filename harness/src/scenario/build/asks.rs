@@ -10,10 +10,10 @@ use super::{from_node, refs, strs, Pass};
 use crate::probe::{EdnsAsk, Stub};
 use crate::scenario::model::{Node, Probe, Query, QuerySpec, RateBound, PROBE_TIMEOUT, QUERY_TIMEOUT};
 use crate::scenario::raw::{self, OneOrMany, Tree, S};
-use crate::scenario::yaml::Spanned;
 use crate::scenario::rules::Rule;
 use crate::scenario::values::{self as v, Transport};
 use crate::scenario::yaml::Pos;
+use crate::scenario::yaml::Spanned;
 
 /// The widest number `{i}` can become: every counted name must parse with it.
 const WIDEST_INDEX: &str = "4294967295";
@@ -82,7 +82,11 @@ fn stub(p: &mut Pass, rd: bool, k: StubKeys) -> Option<Stub> {
         (Some(e), true) => e.dnssec_ok = true,
         (None, true) => {
             let at = k.dnssec.as_ref().map_or(Pos::default(), |d| d.pos);
-            p.report(Rule::BadQuery, at, "`dnssec: true` sets the DO bit, which lives in EDNS: it cannot go with `edns: none`");
+            p.report(
+                Rule::BadQuery,
+                at,
+                "`dnssec: true` sets the DO bit, which lives in EDNS: it cannot go with `edns: none`",
+            );
             return None;
         }
         _ => {}
@@ -137,7 +141,11 @@ pub(super) fn queries(p: &mut Pass, nodes: &[Node]) -> Vec<QuerySpec> {
         for (written, name, qtype) in &c.asks {
             let template = count.map(|_| {
                 let n = written.split_whitespace().next().unwrap_or_default();
-                if n.ends_with('.') { n.to_string() } else { format!("{n}.") }
+                if n.ends_with('.') {
+                    n.to_string()
+                } else {
+                    format!("{n}.")
+                }
             });
             for r in &via {
                 for &transport in &c.transports {
@@ -194,8 +202,17 @@ fn counted(p: &mut Pass, q: &raw::Query) -> Option<u32> {
     }
     for a in &q.ask.0 {
         if !a.value.contains(v::INDEX) {
-            p.report(Rule::BadCount, a.pos, format!("`{}` has no `{{i}}`: every name would be the same, and cached", a.value));
-        } else if let Some(n) = a.value.split_whitespace().next().filter(|n| v::name(&n.replace(v::INDEX, WIDEST_INDEX)).is_err()) {
+            p.report(
+                Rule::BadCount,
+                a.pos,
+                format!("`{}` has no `{{i}}`: every name would be the same, and cached", a.value),
+            );
+        } else if let Some(n) = a
+            .value
+            .split_whitespace()
+            .next()
+            .filter(|n| v::name(&n.replace(v::INDEX, WIDEST_INDEX)).is_err())
+        {
             p.report(Rule::BadCount, a.pos, format!("`{n}` is too long once `{{i}}` is numbered"));
         }
     }
@@ -209,7 +226,11 @@ fn rates(p: &mut Pass, q: &raw::Query, via: &[String]) -> Vec<(String, RateBound
         let key = expect::node_key(p, Rule::BadCount, key, via);
         for (rate, b) in &rates.0 {
             if !v::RATES.contains(&rate.value.as_str()) {
-                p.report(Rule::BadCount, rate.pos, format!("`{}` is not a rate; expected one of {}", rate.value, v::RATES.join(", ")));
+                p.report(
+                    Rule::BadCount,
+                    rate.pos,
+                    format!("`{}` is not a rate; expected one of {}", rate.value, v::RATES.join(", ")),
+                );
             }
             for x in [&b.min, &b.max].into_iter().flatten().filter(|x| !(0.0..=1.0).contains(&x.value)) {
                 p.report(Rule::BadCount, x.pos, format!("{} is not a rate between 0 and 1", x.value));
@@ -245,7 +266,11 @@ pub(super) fn probes(p: &mut Pass, nodes: &[Node]) -> Vec<Probe> {
         });
         let Some((server, hostname)) = server.and_then(|n| Some((n, n.server.as_ref()?.hostname.to_string()))) else {
             let names: Vec<&str> = refs::servers(p).map(|(_, s)| s.name.value.as_str()).collect();
-            p.report(Rule::UnknownNode, pr.server.pos, format!("`{}` is not a server; servers: {}", pr.server.value, names.join(", ")));
+            p.report(
+                Rule::UnknownNode,
+                pr.server.pos,
+                format!("`{}` is not a server; servers: {}", pr.server.value, names.join(", ")),
+            );
             continue;
         };
         let source = pr.source.as_ref().and_then(|s| p.take(Rule::BadAddress, s, v::addr(s)));
@@ -257,7 +282,9 @@ pub(super) fn probes(p: &mut Pass, nodes: &[Node]) -> Vec<Probe> {
             .collect();
         let keys: Vec<String> = written.iter().map(|s| s.value.clone()).collect();
         let expect = pr.expect.as_ref().map(|e| expect::parse(p, e, &Keys::Ports(&keys)));
-        let Some(addr) = server.interfaces.iter().flat_map(|(_, a)| a.iter().copied()).next() else { continue };
+        let Some(addr) = server.interfaces.iter().flat_map(|(_, a)| a.iter().copied()).next() else {
+            continue;
+        };
         for (_, name, qtype) in &c.asks {
             for &transport in &c.transports {
                 for (key, port) in &ports {

@@ -7,9 +7,9 @@
 use super::Pass;
 use crate::resolver::Kind;
 use crate::scenario::raw::{Tree, S};
-use crate::scenario::yaml::Spanned;
 use crate::scenario::rules::Rule;
 use crate::scenario::values as v;
+use crate::scenario::yaml::Spanned;
 use crate::verdict::{self, Count, Expect, FlagWant, Word, FIELDS};
 
 /// What the keys of a keyed map may be.
@@ -33,27 +33,28 @@ impl Parsed {
     pub(super) fn for_key(&self, key: &str) -> (Expect, Vec<(Kind, Expect)>) {
         let Some(each) = &self.each else { return (self.all.clone(), vec![]) };
         let general = each.iter().find(|(k, kind, _)| k == key && kind.is_none()).map(|(_, _, e)| e.clone());
-        let kinds = each.iter().filter(|(k, _, _)| k == key).filter_map(|(_, kind, e)| Some(((*kind)?, e.clone()))).collect();
+        let kinds = each
+            .iter()
+            .filter(|(k, _, _)| k == key)
+            .filter_map(|(_, kind, e)| Some(((*kind)?, e.clone())))
+            .collect();
         (general.unwrap_or_default(), kinds)
     }
 }
 
 pub(super) fn parse(p: &mut Pass, tree: &Spanned<Tree>, keys: &Keys) -> Parsed {
     let Tree::Map(entries) = &tree.value else {
-        return Parsed {
-            all: one(p, tree),
-            each: None,
-        };
+        return Parsed { all: one(p, tree), each: None };
     };
     let fields: Vec<&S> = entries.iter().map(|(k, _)| k).filter(|k| FIELDS.contains(&k.value.as_str())).collect();
     if fields.len() == entries.len() {
-        return Parsed {
-            all: one(p, tree),
-            each: None,
-        };
+        return Parsed { all: one(p, tree), each: None };
     }
     if let Some(f) = fields.first() {
-        let detail = format!("`{}` is a field, but the other keys of this map name what it applies to; put the fields under each key", f.value);
+        let detail = format!(
+            "`{}` is a field, but the other keys of this map name what it applies to; put the fields under each key",
+            f.value
+        );
         p.report(Rule::BadExpect, f.pos, detail);
     }
     let mut each = Vec::new();
@@ -62,14 +63,22 @@ pub(super) fn parse(p: &mut Pass, tree: &Spanned<Tree>, keys: &Keys) -> Parsed {
             Keys::Resolvers(via) => node_key(p, Rule::BadExpect, k, via),
             Keys::Ports(ports) if ports.contains(&k.value) => Some((k.value.clone(), None)),
             Keys::Ports(ports) => {
-                p.report(Rule::BadExpect, k.pos, format!("`{}` is not one of this probe's source_ports ({})", k.value, ports.join(", ")));
+                p.report(
+                    Rule::BadExpect,
+                    k.pos,
+                    format!("`{}` is not one of this probe's source_ports ({})", k.value, ports.join(", ")),
+                );
                 None
             }
         };
         if let Tree::Map(inner) = &val.value {
             if inner.iter().any(|(ik, _)| !FIELDS.contains(&ik.value.as_str())) {
                 let fields = FIELDS.join(", ");
-                p.report(Rule::BadExpect, val.pos, format!("under `{}` comes an outcome, a list of them, or fields ({fields})", k.value));
+                p.report(
+                    Rule::BadExpect,
+                    val.pos,
+                    format!("under `{}` comes an outcome, a list of them, or fields ({fields})", k.value),
+                );
                 continue;
             }
         }
@@ -92,7 +101,11 @@ pub(super) fn node_key(p: &mut Pass, rule: Rule, key: &S, via: &[String]) -> Opt
     };
     let mut ok = true;
     if !via.iter().any(|v| v == node) {
-        p.report(rule, key.pos, format!("`{node}` is not one of the resolvers this query goes through ({})", via.join(", ")));
+        p.report(
+            rule,
+            key.pos,
+            format!("`{node}` is not one of the resolvers this query goes through ({})", via.join(", ")),
+        );
         ok = false;
     }
     let kind = match kind.map(Kind::parse) {

@@ -108,14 +108,22 @@ fn expect_findings(p: &mut Pass) -> Vec<ExpectedFinding> {
     for f in p.doc.expect_findings.iter().flatten().map(|f| &f.value) {
         if !v::FINDINGS.contains(&f.rule.value.as_str()) {
             let all = v::FINDINGS.join(", ");
-            p.report(Rule::BadExpect, f.rule.pos, format!("`{}` is not a finding of `dnslab audit`; expected one of {all}", f.rule.value));
+            p.report(
+                Rule::BadExpect,
+                f.rule.pos,
+                format!("`{}` is not a finding of `dnslab audit`; expected one of {all}", f.rule.value),
+            );
         }
         let zone = f.zone.as_ref().and_then(|z| p.take(Rule::BadExpect, z, v::name(z)));
         let mut kinds = Vec::new();
         for k in f.kinds.iter().flat_map(|k| k.0.iter()) {
             match Kind::parse(k) {
                 Some(kind) => kinds.push(kind),
-                None => p.report(Rule::BadExpect, k.pos, format!("`{}` is not a resolver kind; expected one of {}", k.value, Kind::names())),
+                None => p.report(
+                    Rule::BadExpect,
+                    k.pos,
+                    format!("`{}` is not a resolver kind; expected one of {}", k.value, Kind::names()),
+                ),
             }
         }
         if let Some(r) = &f.resolver {

@@ -34,7 +34,11 @@ pub(super) fn nodes(p: &mut Pass, networks: &[Network]) -> Vec<Node> {
         node_name(p, name);
         let interfaces = interfaces(p, name, n, networks, &mut used);
         if n.server.is_some() && n.resolver.is_some() {
-            p.report(Rule::ConflictingRoles, name.pos, format!("`{}` is both `server` and `resolver`; use two nodes", name.value));
+            p.report(
+                Rule::ConflictingRoles,
+                name.pos,
+                format!("`{}` is both `server` and `resolver`; use two nodes", name.value),
+            );
         }
         let nat = n.nat.as_ref().and_then(|nat| self::nat(p, name, nat, &interfaces));
         out.push(Node {
@@ -53,7 +57,11 @@ fn node_name(p: &mut Pass, name: &S) {
     p.take(Rule::BadName, name, v::ident(name, 32));
     if crate::verdict::FIELDS.contains(&name.value.as_str()) {
         let fields = crate::verdict::FIELDS.join(", ");
-        p.report(Rule::BadName, name.pos, format!("`{}` is a field of `expect:` maps ({fields}), so it cannot name a node", name.value));
+        p.report(
+            Rule::BadName,
+            name.pos,
+            format!("`{}` is a field of `expect:` maps ({fields}), so it cannot name a node", name.value),
+        );
     }
 }
 
@@ -74,7 +82,11 @@ fn interfaces(p: &mut Pass, name: &S, n: &raw::Node, networks: &[Network], used:
                     Some(s) => p.report(Rule::AddressOutsideNetwork, a.pos, format!("{ip} is the network address of {s}")),
                     None => {
                         let nets: Vec<String> = subnets.iter().map(|s| s.to_string()).collect();
-                        p.report(Rule::AddressOutsideNetwork, a.pos, format!("{ip} is not in network `{}` ({})", net.value, nets.join(", ")));
+                        p.report(
+                            Rule::AddressOutsideNetwork,
+                            a.pos,
+                            format!("{ip} is not in network `{}` ({})", net.value, nets.join(", ")),
+                        );
                     }
                 }
             }
@@ -86,9 +98,17 @@ fn interfaces(p: &mut Pass, name: &S, n: &raw::Node, networks: &[Network], used:
         out.push((net.value.clone(), ok));
     }
     if out.is_empty() {
-        p.report(Rule::NodeUnconnected, name.pos, format!("`{}` needs `interfaces: {{NETWORK: ADDRESS}}`", name.value));
+        p.report(
+            Rule::NodeUnconnected,
+            name.pos,
+            format!("`{}` needs `interfaces: {{NETWORK: ADDRESS}}`", name.value),
+        );
     } else if n.interfaces.iter().flat_map(|i| i.0.iter()).all(|(_, a)| a.0.is_empty()) {
-        p.report(Rule::NodeUnconnected, name.pos, format!("`{}` has no address on any of its interfaces", name.value));
+        p.report(
+            Rule::NodeUnconnected,
+            name.pos,
+            format!("`{}` has no address on any of its interfaces", name.value),
+        );
     }
     out
 }
@@ -100,12 +120,20 @@ fn server(p: &mut Pass, s: &raw::Server) -> Option<Server> {
     for (z, mode) in s.lame.iter().flat_map(|l| l.0.iter()) {
         let zone = p.take(Rule::BadLame, z, v::name(z));
         if zone.as_ref().is_some_and(|z| zones.contains(z)) {
-            p.report(Rule::BadLame, z.pos, format!("`{}` serves `{}`, so it cannot also be lame for it", s.name.value, z.value));
+            p.report(
+                Rule::BadLame,
+                z.pos,
+                format!("`{}` serves `{}`, so it cannot also be lame for it", s.name.value, z.value),
+            );
         }
         let mode = p.take(Rule::BadLame, mode, v::lame(mode));
         lame.extend(zone.zip(mode));
     }
-    Some(Server { hostname: hostname?, zones, lame })
+    Some(Server {
+        hostname: hostname?,
+        zones,
+        lame,
+    })
 }
 
 fn resolver(p: &mut Pass, name: &S, r: &raw::Resolver, networks: &[Network]) -> Resolver {
@@ -117,7 +145,11 @@ fn resolver(p: &mut Pass, name: &S, r: &raw::Resolver, networks: &[Network]) -> 
             Some(kind) => {
                 let why = source_ports.filter(|s| s.lo < 1024).and(kind.low_ports_refusal());
                 if let (Some(why), Some(ports)) = (why, &r.source_ports) {
-                    p.report(Rule::ResolverCannot, k.pos, format!("`{}` asks for source ports {}: {why}", name.value, ports.value));
+                    p.report(
+                        Rule::ResolverCannot,
+                        k.pos,
+                        format!("`{}` asks for source ports {}: {why}", name.value, ports.value),
+                    );
                 }
                 kinds.push(kind);
             }
@@ -139,7 +171,11 @@ fn resolver(p: &mut Pass, name: &S, r: &raw::Resolver, networks: &[Network]) -> 
     if let Some(first) = r.allow.as_ref().and_then(|a| a.0.first()) {
         let runs = if r.kinds.is_some() { kinds.clone() } else { Kind::ALL.to_vec() };
         for why in runs.iter().filter_map(|k| k.acl_refusal()) {
-            p.report(Rule::ResolverCannot, first.pos, format!("`{}` limits who may ask it (`allow`), but {why}", name.value));
+            p.report(
+                Rule::ResolverCannot,
+                first.pos,
+                format!("`{}` limits who may ask it (`allow`), but {why}", name.value),
+            );
         }
     }
     Resolver {
@@ -152,7 +188,11 @@ fn resolver(p: &mut Pass, name: &S, r: &raw::Resolver, networks: &[Network]) -> 
 
 fn rule(p: &mut Pass, name: &S, r: &raw::FirewallRule) -> Option<Filter> {
     if !lab::firewall::valid_name(name) {
-        p.report(Rule::BadFirewallRule, name.pos, format!("rule name `{}` names its nft counter: use a-z, 0-9 and `_`", name.value));
+        p.report(
+            Rule::BadFirewallRule,
+            name.pos,
+            format!("rule name `{}` names its nft counter: use a-z, 0-9 and `_`", name.value),
+        );
     }
     let protos = match &r.proto {
         Some(list) => p.each(Rule::BadFirewallRule, list, v::transport),
@@ -163,13 +203,22 @@ fn rule(p: &mut Pass, name: &S, r: &raw::FirewallRule) -> Option<Filter> {
         "reject" => Some(Action::Reject),
         "accept" => Some(Action::Accept),
         other => {
-            p.report(Rule::BadFirewallRule, r.action.pos, format!("action `{other}`; expected drop, reject or accept"));
+            p.report(
+                Rule::BadFirewallRule,
+                r.action.pos,
+                format!("action `{other}`; expected drop, reject or accept"),
+            );
             None
         }
     };
     let dport = r.dport.as_ref().and_then(|s| p.take(Rule::BadPortRange, s, v::ports(s)));
     let sport = r.sport.as_ref().and_then(|s| p.take(Rule::BadPortRange, s, v::ports(s)));
-    let except_sport = r.except_sport.iter().flat_map(|e| p.each(Rule::BadPortRange, e, v::ports)).map(|x| x.lo).collect();
+    let except_sport = r
+        .except_sport
+        .iter()
+        .flat_map(|e| p.each(Rule::BadPortRange, e, v::ports))
+        .map(|x| x.lo)
+        .collect();
     Some(Filter {
         name: name.value.clone(),
         protos: protos.into_iter().map(|t| if t == Transport::Udp { L4::Udp } else { L4::Tcp }).collect(),
@@ -183,12 +232,18 @@ fn rule(p: &mut Pass, name: &S, r: &raw::FirewallRule) -> Option<Filter> {
 fn nat(p: &mut Pass, name: &S, nat: &raw::Nat, interfaces: &[(String, Vec<IpAddr>)]) -> Option<Nat> {
     let source_ports = nat.source_ports.as_ref().and_then(|s| p.take(Rule::BadPortRange, s, v::ports(s)));
     let Some((_, addrs)) = interfaces.iter().find(|(net, _)| *net == nat.outside.value) else {
-        let detail = format!("NAT of `{}` leaves through `{}`, which is not one of its interfaces", name.value, nat.outside.value);
+        let detail = format!(
+            "NAT of `{}` leaves through `{}`, which is not one of its interfaces",
+            name.value, nat.outside.value
+        );
         p.report(Rule::UnknownNetwork, nat.outside.pos, detail);
         return None;
     };
     let Some(to) = addrs.first().copied() else {
-        let detail = format!("NAT of `{}` leaves through `{}`, where it has no address to rewrite sources to", name.value, nat.outside.value);
+        let detail = format!(
+            "NAT of `{}` leaves through `{}`, where it has no address to rewrite sources to",
+            name.value, nat.outside.value
+        );
         p.report(Rule::UnknownNetwork, nat.outside.pos, detail);
         return None;
     };

@@ -19,7 +19,11 @@ pub(super) fn names(p: &mut Pass) {
     for (what, names) in lists {
         let mut seen = BTreeSet::new();
         for n in names {
-            let key = if what == "zone" { v::name(n).map(|x| x.to_string()).unwrap_or(n.value.clone()) } else { n.value.clone() };
+            let key = if what == "zone" {
+                v::name(n).map(|x| x.to_string()).unwrap_or(n.value.clone())
+            } else {
+                n.value.clone()
+            };
             if !seen.insert(key) {
                 p.report(Rule::DuplicateName, n.pos, format!("{what} `{}`", n.value));
             }

@@ -84,7 +84,14 @@ fn records(p: &mut Pass, origin: &Name, src: &ZoneSource) -> Vec<Record> {
                 match &file {
                     Some(path) => p.report_in(path.clone(), Rule::ZoneSyntax, Pos { line: e.line, col: 1 }, detail),
                     // Inline text: its first line is the line the text starts on.
-                    None => p.report(Rule::ZoneSyntax, Pos { line: at.line + e.line - 1, col: at.col }, detail),
+                    None => p.report(
+                        Rule::ZoneSyntax,
+                        Pos {
+                            line: at.line + e.line - 1,
+                            col: at.col,
+                        },
+                        detail,
+                    ),
                 }
             }
             vec![]
@@ -96,7 +103,9 @@ fn records(p: &mut Pass, origin: &Name, src: &ZoneSource) -> Vec<Record> {
 fn local_zones(p: &mut Pass, nodes: &mut [Node], local: &[Zone], zones: &[Zone]) {
     let written: BTreeSet<Name> = p.doc.zones.iter().flat_map(|z| z.0.iter()).filter_map(|(z, _)| v::name(z).ok()).collect();
     for (name, raw) in refs::resolvers(p).collect::<Vec<_>>() {
-        let Some(r) = nodes.iter_mut().find(|n| n.name == name.value).and_then(|n| n.resolver.as_mut()) else { continue };
+        let Some(r) = nodes.iter_mut().find(|n| n.name == name.value).and_then(|n| n.resolver.as_mut()) else {
+            continue;
+        };
         for z in raw.local_zones.iter().flatten() {
             let Some(origin) = p.take(Rule::UnknownZone, z, v::name(z)) else { continue };
             if !written.contains(&origin) {
