@@ -173,18 +173,26 @@ impl FromStr for Status {
     }
 }
 
-impl From<Status> for String {
-    fn from(s: Status) -> String {
-        s.to_string()
-    }
+/// Serde as a string, through `Display` and `FromStr<Err = String>`: for
+/// types whose JSON form is the word a scenario writes (`NOERROR`, `-tc`).
+macro_rules! serde_as_string {
+    ($($t:ty),*) => {$(
+        impl From<$t> for String {
+            fn from(v: $t) -> String {
+                v.to_string()
+            }
+        }
+        impl TryFrom<String> for $t {
+            type Error = String;
+            fn try_from(s: String) -> Result<$t, String> {
+                s.parse()
+            }
+        }
+    )*};
 }
+pub(crate) use serde_as_string;
 
-impl TryFrom<String> for Status {
-    type Error = String;
-    fn try_from(s: String) -> Result<Status, String> {
-        s.parse()
-    }
-}
+serde_as_string!(Status);
 
 /// A header flag an answer can carry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

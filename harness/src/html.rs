@@ -159,13 +159,14 @@ fn counters(rep: &RunReport) -> String {
     if names.is_empty() {
         return String::new();
     }
-    let mut h = String::from("<h2>Firewall counters: packets each rule matched</h2><table><tr><th>firewall</th><th>rule</th>");
+    let mut h = String::from("<h2>Firewall counters: packets each rule matched</h2><table><tr><th>firewall</th><th>rule</th><th>action</th>");
     for o in &rep.runs {
         let _ = write!(h, "<th>{}</th>", o.kind);
     }
     h.push_str("</tr>");
     for (fw, c) in names {
-        let _ = write!(h, "<tr><td>{}</td><td>{}</td>", esc(&fw), esc(&c));
+        let action = rep.runs.iter().find_map(|o| o.rule_actions.get(&fw)?.get(&c)).map_or("", |a| a.as_str());
+        let _ = write!(h, "<tr><td>{}</td><td>{}</td><td>{}</td>", esc(&fw), esc(&c), esc(action));
         for o in &rep.runs {
             let n = o.firewalls.get(&fw).and_then(|m| m.get(&c)).copied().unwrap_or(0);
             let _ = write!(h, "<td>{n}</td>");

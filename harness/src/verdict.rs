@@ -54,19 +54,6 @@ fn bad_word(s: &str) -> String {
     format!("`{s}` is not an outcome; expected one of {}", Word::names().join(", "))
 }
 
-impl From<Word> for String {
-    fn from(w: Word) -> String {
-        w.to_string()
-    }
-}
-
-impl TryFrom<String> for Word {
-    type Error = String;
-    fn try_from(s: String) -> Result<Word, String> {
-        s.parse()
-    }
-}
-
 impl Word {
     /// Every word, as the README writes them: rcodes in capitals, the rest lower case.
     pub fn names() -> Vec<String> {
@@ -138,6 +125,8 @@ fn data(reply: &Reply, qname: &str, qtype: &str) -> Data {
     Data { found: false, chain }
 }
 
+crate::answer::serde_as_string!(Word, FlagWant);
+
 /// A count of answer records: exactly N, or within bounds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Count {
@@ -169,19 +158,6 @@ impl std::str::FromStr for FlagWant {
         let names: Vec<&str> = Flag::ALL.iter().map(|f| f.name()).collect();
         let flag = Flag::parse(name).ok_or_else(|| format!("`{s}` is not a flag; expected one of {} (`-tc`: must be clear)", names.join(", ")))?;
         Ok(FlagWant { flag, set })
-    }
-}
-
-impl From<FlagWant> for String {
-    fn from(f: FlagWant) -> String {
-        f.to_string()
-    }
-}
-
-impl TryFrom<String> for FlagWant {
-    type Error = String;
-    fn try_from(s: String) -> Result<FlagWant, String> {
-        s.parse()
     }
 }
 
