@@ -56,13 +56,6 @@ impl Rcode {
     pub fn names() -> impl Iterator<Item = &'static str> {
         RCODES.iter().map(|(_, n)| *n)
     }
-
-    pub fn code(self) -> u16 {
-        match self {
-            Rcode::Other(n) => n,
-            named => RCODES.iter().position(|(r, _)| *r == named).map_or(0, |i| if i == 11 { 16 } else { i as u16 }),
-        }
-    }
 }
 
 impl From<ResponseCode> for Rcode {
@@ -108,14 +101,18 @@ pub enum Status {
     TcpReset,
     /// An ICMP error came back (a firewall's `reject`, no route).
     Unreachable,
+    /// The client could not send (a source address the node lacks, a port
+    /// in use), or could not read what came back: see the attempt's `error`.
+    Error,
 }
 
 /// The words for the non-rcode statuses, as the JSON writes them.
-const NO_ANSWER: [(Status, &str); 4] = [
+const NO_ANSWER: [(Status, &str); 5] = [
     (Status::Timeout, "TIMEOUT"),
     (Status::TcpRefused, "TCP-REFUSED"),
     (Status::TcpReset, "TCP-RESET"),
     (Status::Unreachable, "UNREACHABLE"),
+    (Status::Error, "ERROR"),
 ];
 
 impl Status {
@@ -133,22 +130,26 @@ impl Status {
         }
     }
 
-    /// The words for statuses without a DNS answer.
+    /// The words for statuses without a DNS answer that expectations use
+    /// (`ERROR` is a fault of the client's own, never an expected outcome).
     pub fn no_answer_names() -> impl Iterator<Item = &'static str> {
-        NO_ANSWER.iter().map(|(_, n)| *n)
+        NO_ANSWER.iter().filter(|(s, _)| *s != Status::Error).map(|(_, n)| *n)
     }
 
     /// What the socket said, as a status. `connected` is whether a TCP
-    /// connection had opened. Linux reports an ICMP port unreachable on a
-    /// connected UDP socket, and a RST to a SYN, both as ECONNREFUSED.
+    /// connection had opened. Linux reports a RST to a SYN as ECONNREFUSED,
+    /// and so it does an ICMP port unreachable on a connected UDP socket;
+    /// an ICMP host or admin-prohibited error is EHOSTUNREACH (ICMPv6's
+    /// admin-prohibited: EACCES). Anything else is the client's own fault.
     pub fn of_error(e: &std::io::Error, transport: Transport, connected: bool) -> Status {
         use std::io::ErrorKind as K;
         match (transport, e.kind(), connected) {
             (Transport::Tcp, K::ConnectionRefused, false) => Status::TcpRefused,
-            (Transport::Tcp, K::ConnectionReset | K::UnexpectedEof | K::BrokenPipe | K::ConnectionAborted, _) => Status::TcpReset,
-            (Transport::Tcp, K::ConnectionRefused, true) => Status::TcpReset,
+            (Transport::Tcp, K::ConnectionReset | K::ConnectionRefused | K::UnexpectedEof | K::BrokenPipe | K::ConnectionAborted, true) => Status::TcpReset,
+            (Transport::Udp, K::ConnectionRefused, _) => Status::Unreachable,
+            (_, K::HostUnreachable | K::NetworkUnreachable | K::PermissionDenied, _) => Status::Unreachable,
             (_, K::TimedOut, _) => Status::Timeout,
-            _ => Status::Unreachable,
+            _ => Status::Error,
         }
     }
 }
@@ -365,10 +366,11 @@ impl Edns {
                     name: option_name(code),
                     hex: hex(p.as_ref()),
                 }),
+                // Typed by hickory (client subnet, DAU): the option's bytes again.
                 other => options.push(EdnsOpt {
                     code,
                     name: option_name(code),
-                    hex: format!("{other:?}"),
+                    hex: Vec::<u8>::try_from(other).map(|b| hex(&b)).unwrap_or_default(),
                 }),
             }
         }
@@ -460,10 +462,15 @@ impl Reply {
         self.attempts.last().map_or(Transport::Udp, |a| a.transport)
     }
 
-    /// Bytes of the first query and of the final response.
+    /// Bytes of the first attempt's query and response: over UDP, what a
+    /// spoofed query makes a server send (its amplification).
     pub fn bytes(&self) -> (u32, u32) {
-        let q = self.attempts.first().map_or(0, |a| a.query_bytes);
-        (q, self.attempts.last().map_or(0, |a| a.response_bytes))
+        self.attempts.first().map_or((0, 0), |a| (a.query_bytes, a.response_bytes))
+    }
+
+    /// The transports taken, in order: `udp`, or `udp>tcp` after TC=1.
+    pub fn via(&self) -> String {
+        self.attempts.iter().map(|a| a.transport.to_string()).collect::<Vec<_>>().join(">")
     }
 
     pub fn elapsed_ms(&self) -> u64 {
@@ -499,8 +506,6 @@ mod tests {
             assert_eq!(s.parse::<Status>().unwrap().to_string(), s);
         }
         assert_eq!(Rcode::from(ResponseCode::BADVERS), Rcode::BadVers);
-        assert_eq!(Rcode::BadVers.code(), 16);
-        assert_eq!(Rcode::Refused.code(), 5);
         assert_eq!(Rcode::from(ResponseCode::NXDomain), Rcode::NxDomain);
         assert_eq!(ede_name(22), "no-reachable-authority");
         assert_eq!(ede_name(99), "ede-99");

@@ -1,23 +1,14 @@
 //! Small DNS vocabulary shared by probes, servers, capture and reports.
 
 use hickory_proto::op::ResponseCode;
+
+use crate::answer::Rcode;
 use serde::{Deserialize, Serialize};
 
-/// `NOERROR`, `SERVFAIL`, ... as dig prints them.
+/// `NOERROR`, `SERVFAIL`, ... as dig prints them (one table: [`Rcode`]).
 pub fn rcode_name(rc: ResponseCode) -> String {
-    match rc {
-        ResponseCode::NoError => "NOERROR".into(),
-        ResponseCode::FormErr => "FORMERR".into(),
-        ResponseCode::ServFail => "SERVFAIL".into(),
-        ResponseCode::NXDomain => "NXDOMAIN".into(),
-        ResponseCode::NotImp => "NOTIMP".into(),
-        ResponseCode::Refused => "REFUSED".into(),
-        other => format!("RCODE{}", u16::from(other)),
-    }
+    Rcode::from(rc).to_string()
 }
-
-/// The outcome of a query that got no answer in time.
-pub const TIMEOUT: &str = "TIMEOUT";
 
 /// Source ports in the three classes that matter for this lab: the seed's
 /// firewall treats 53, the rest of the low ports, and high ports differently.

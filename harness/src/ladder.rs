@@ -14,7 +14,8 @@ use serde::Serialize;
 
 use crate::dns::dotless;
 use crate::outcome::{Outcome, QueryResult};
-use crate::wire::{End, Message};
+use crate::scenario::values::Transport;
+use crate::wire::{End, Message, SYN};
 
 /// One arrow; `count` copies of it in a row are drawn once.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -50,14 +51,15 @@ const TAIL_US: u64 = 100_000;
 /// own time window of the messages, which are in time order, so a run of
 /// thousands of queries (`--repeat`) costs no more than a pass per query.
 pub fn all(o: &Outcome) -> Vec<Option<Ladder>> {
-    type Key = (String, String, String, String);
+    // A question on the wire by sender, resolver, name, type, transport and
+    // source port: a query's first attempt names its own (a TC=1 retry over
+    // TCP is a question too, but from its own port, so it never stands in).
+    type Key = (String, String, String, String, Transport, u16);
     let mut asked: HashMap<Key, Vec<usize>> = HashMap::new();
-    for (i, m) in o.messages.iter().enumerate().filter(|(_, m)| !m.response) {
+    for (i, m) in o.messages.iter().enumerate().filter(|(_, m)| !m.response && m.label != SYN) {
         if let Some(to) = m.to() {
-            asked
-                .entry((m.from.clone(), to.to_string(), m.qname.clone(), m.qtype.clone()))
-                .or_default()
-                .push(i);
+            let key = (m.from.clone(), to.to_string(), m.qname.clone(), m.qtype.clone(), m.transport, m.src.port());
+            asked.entry(key).or_default().push(i);
         }
     }
     // The nth time a query is in the outcome is the nth such question on the wire.
@@ -65,8 +67,9 @@ pub fn all(o: &Outcome) -> Vec<Option<Ladder>> {
     o.queries
         .iter()
         .map(|q| {
+            let first = q.reply.attempts.first()?;
             let qname = format!("{}.", q.qname.trim_end_matches('.')).to_lowercase();
-            let key = (q.from.clone(), q.resolver.clone(), qname, q.qtype.clone());
+            let key = (q.from.clone(), q.resolver.clone(), qname, q.qtype.clone(), first.transport, first.source_port);
             let n = nth.entry(key.clone()).or_default();
             *n += 1;
             let start = *asked.get(&key)?.get(*n - 1)?;
@@ -76,26 +79,40 @@ pub fn all(o: &Outcome) -> Vec<Option<Ladder>> {
 }
 
 /// What query `q`, asked by message `start`, set off until it was answered
-/// (or timed out): the resolver's messages in that window.
+/// (or timed out): the resolver's upstream messages in that window, and of
+/// the messages between a client and the resolver only this query's own,
+/// told apart by the source port of each of its attempts (other names go
+/// through the same resolver at the same time).
 fn window(o: &Outcome, q: &QueryResult, start: usize) -> Ladder {
     let first = &o.messages[start];
     let limit = first.at_us + q.elapsed_ms * 1000 + TAIL_US;
     let rest = &o.messages[start..];
     let rest = &rest[..rest.partition_point(|m| m.at_us <= limit)];
-    // Its last answer ends it: after TC=1, the client asked again over TCP
-    // (from another port, with another ID), and that answer is the last.
-    // A last attempt without an answer runs to the client's patience.
-    let answers = q.reply.attempts.iter().filter(|a| a.rcode.rcode().is_some()).count();
+    let ports: Vec<(Transport, u16)> = q.reply.attempts.iter().map(|a| (a.transport, a.source_port)).collect();
+    let mine = |m: &Message| m.from == first.from && ports.contains(&(m.transport, m.src.port()));
+    let to_me = |m: &Message| m.response && m.from == q.resolver && ports.contains(&(m.transport, m.dst.port()));
+    // Its last answer ends it; a last attempt without one runs to the client's patience.
     let last_answered = q.reply.attempts.last().is_some_and(|a| a.rcode.rcode().is_some());
-    let to_client = |m: &&Message| m.response && m.from == q.resolver && m.to() == Some(first.from.as_str());
-    let end = match answers {
-        n if n > 0 && last_answered => rest.iter().filter(to_client).nth(n - 1).map_or(limit, |m| m.at_us),
+    let end = match (last_answered, ports.last()) {
+        (true, Some(&(t, p))) => rest
+            .iter()
+            .rfind(|m| to_me(m) && m.transport == t && m.dst.port() == p)
+            .map_or(limit, |m| m.at_us),
         _ => limit,
     };
-    // The resolver's traffic, and the client's own towards it (a TCP SYN
-    // dropped on the way never reaches it).
-    let from_client = |m: &Message| m.from == first.from && m.dst.ip() == first.dst.ip();
-    let involved = |m: &&Message| m.at_us <= end && (m.from == q.resolver || m.to() == Some(q.resolver.as_str()) || from_client(m));
+    let resolver_addr = first.dst.ip();
+    let involved = |m: &&Message| {
+        if m.at_us > end {
+            return false;
+        }
+        // Between a client and the resolver's port 53: this query's, or not at all.
+        let asks_it = !m.response && m.dst.ip() == resolver_addr && m.dst.port() == 53;
+        let client_side = asks_it || (m.response && m.from == q.resolver && m.src.port() == 53);
+        match client_side {
+            true => mine(m) || to_me(m),
+            false => m.from == q.resolver || m.to() == Some(q.resolver.as_str()),
+        }
+    };
     let picked: Vec<&Message> = rest.iter().filter(involved).collect();
     let title = format!("{} {} via {} ({}): {}", dotless(&q.qname), q.qtype, q.resolver, q.kind, q.verdict.outcome);
     Ladder::of(title, &picked)

@@ -42,16 +42,21 @@ pub struct EdnsAsk {
     pub dnssec_ok: bool,
 }
 
+impl EdnsAsk {
+    /// dig's: version 0, a 1232-byte buffer (DNS Flag Day 2020), no DO.
+    pub const DIG: EdnsAsk = EdnsAsk {
+        size: 1232,
+        version: 0,
+        dnssec_ok: false,
+    };
+}
+
 impl Stub {
     pub const DIG: Stub = Stub {
         rd: true,
         ad: true,
         cd: false,
-        edns: Some(EdnsAsk {
-            size: 1232,
-            version: 0,
-            dnssec_ok: false,
-        }),
+        edns: Some(EdnsAsk::DIG),
         tcp_after_tc: true,
     };
 }
@@ -133,8 +138,10 @@ fn unspecified(server: IpAddr) -> IpAddr {
 /// runtime inside the node.
 pub async fn ask(a: &Ask) -> Reply {
     let (first, mut msg) = attempt(a, a.transport).await;
+    // TC=1 as the header said it, even where the rest did not decode.
+    let truncated = first.tc;
     let mut attempts = vec![first];
-    if a.stub.tcp_after_tc && a.transport == Transport::Udp && msg.as_ref().is_some_and(|m| m.metadata.truncation) {
+    if a.stub.tcp_after_tc && a.transport == Transport::Udp && truncated {
         let (retry, m) = attempt(a, Transport::Tcp).await;
         attempts.push(retry);
         msg = m;
@@ -154,6 +161,8 @@ async fn attempt(a: &Ask, transport: Transport) -> (Attempt, Option<Message>) {
     let start = Instant::now();
     let mut port = local.port();
     let mut connected = false;
+    // The TC bit of a reply that is ours but does not decode.
+    let mut raw_tc = false;
     let exchange = async {
         match transport {
             Transport::Udp => {
@@ -169,10 +178,22 @@ async fn attempt(a: &Ask, transport: Transport) -> (Attempt, Option<Message>) {
                     let wait = async {
                         loop {
                             let n = sock.recv(&mut buf).await?;
-                            match Message::from_vec(&buf[..n]) {
-                                Ok(m) if m.metadata.id == id && m.metadata.message_type == MessageType::Response => return Ok::<_, std::io::Error>((m, n)),
-                                _ => continue, // not ours: keep waiting, as dig does
+                            // Ours: our ID, and QR set. Anything else is not, and is
+                            // ignored as dig ignores it.
+                            let ours = n >= 12 && u16::from_be_bytes([buf[0], buf[1]]) == id && buf[2] & 0x80 != 0;
+                            if !ours {
+                                continue;
                             }
+                            return match Message::from_vec(&buf[..n]) {
+                                Ok(m) => Ok::<_, std::io::Error>((m, n)),
+                                Err(e) => {
+                                    raw_tc = buf[2] & 0x02 != 0;
+                                    Err(std::io::Error::new(
+                                        std::io::ErrorKind::InvalidData,
+                                        format!("malformed answer ({n} bytes): {e}"),
+                                    ))
+                                }
+                            };
                         }
                     };
                     if let Ok(r) = tokio::time::timeout(interval, wait).await {
@@ -200,7 +221,9 @@ async fn attempt(a: &Ask, transport: Transport) -> (Attempt, Option<Message>) {
                 let len = s.read_u16().await? as usize;
                 let mut buf = vec![0u8; len];
                 s.read_exact(&mut buf).await?;
-                Message::from_vec(&buf).map(|m| (m, len)).map_err(std::io::Error::other)
+                Message::from_vec(&buf)
+                    .map(|m| (m, len))
+                    .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, format!("malformed answer ({len} bytes): {e}")))
             }
         }
     };
@@ -221,7 +244,7 @@ async fn attempt(a: &Ask, transport: Transport) -> (Attempt, Option<Message>) {
         response_bytes,
         elapsed_ms,
         rcode,
-        tc: message.as_ref().is_some_and(|m| m.metadata.truncation),
+        tc: message.as_ref().map_or(raw_tc, |m| m.metadata.truncation),
         error,
     };
     (attempt, message)

@@ -110,7 +110,7 @@ pub fn text(o: &Outcome) -> String {
                 format!("{} {}", dotless(&q.qname), q.qtype),
                 q.verdict.outcome.clone() + &ede(&q.reply),
                 q.reply.flags.iter().map(|f| f.name()).collect::<Vec<_>>().join(" "),
-                q.reply.attempts.iter().map(|a| a.transport.to_string()).collect::<Vec<_>>().join(">"),
+                q.reply.via(),
                 ms(q.elapsed_ms),
                 match q.amplification() {
                     Some(x) => format!("{} -> {} (x{x:.0})", q.query_bytes, q.response_bytes),

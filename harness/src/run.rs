@@ -322,7 +322,19 @@ fn failures(probes: &[ProbeResult], queries: &[QueryResult], rates: &[outcome::R
         out.push(format!("{what}: {}", p.verdict.against()));
     }
     for r in rates.iter().filter(|r| !r.ok) {
-        out.push(format!("rates of {} via {} ({kind}): {}", r.ask, r.resolver, r.misses().join("; ")));
+        let seen: Vec<String> = r.outcomes.iter().map(|(w, n)| format!("{w} x{n}")).collect();
+        let examples = if r.examples.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", r.examples.join(", "))
+        };
+        out.push(format!(
+            "rates of {} via {} ({kind}): {} (outcomes: {}{examples})",
+            r.ask,
+            r.resolver,
+            r.misses().join("; "),
+            seen.join(", ")
+        ));
     }
     for q in queries.iter().filter(|q| !q.verdict.ok) {
         let what = format!("query {} {} via {} ({}, {})", q.qname, q.qtype, q.resolver, q.kind, q.transport);

@@ -43,8 +43,8 @@ impl std::str::FromStr for Word {
         match s.to_ascii_uppercase().as_str() {
             "NODATA" => Ok(Word::Nodata),
             "REFERRAL" => Ok(Word::Referral),
-            // `RCODE23` is for reading outcomes back, not for writing expectations.
-            up if !up.starts_with("RCODE") => up.parse().map(Word::Status).map_err(|_| bad_word(s)),
+            // `RCODE23` and `ERROR` are for reading outcomes back, not for expectations.
+            up if !up.starts_with("RCODE") && up != "ERROR" => up.parse().map(Word::Status).map_err(|_| bad_word(s)),
             _ => Err(bad_word(s)),
         }
     }
@@ -63,17 +63,27 @@ impl Word {
         rcodes.chain(inside).chain(none).collect()
     }
 
-    /// The word for `reply` to `qname qtype`, if one fits (an empty NOERROR
-    /// without an SOA, or a truncated one, fits none).
+    /// The word for `reply` to `qname qtype`, if one fits: a truncated
+    /// answer fits none, nor a NOERROR without data and without the SOA of
+    /// a zone above the last name of its CNAME chain (a partial chain).
     pub fn of(reply: &Reply, qname: &str, qtype: &str) -> Option<Word> {
         if reply.rcode != Status::NOERROR {
             return Some(Word::Status(reply.rcode));
         }
-        if data(reply, qname, qtype).found {
+        // A truncated answer is a promise of more over TCP, not an answer.
+        if reply.has(Flag::Tc) {
+            return None;
+        }
+        let d = data(reply, qname, qtype);
+        if d.found {
             Some(Word::Status(Status::NOERROR))
-        } else if is_referral(reply) {
+        } else if is_referral(reply, qname) {
             Some(Word::Referral)
-        } else if reply.authority.iter().any(|r| r.rtype == "SOA") {
+        } else if reply
+            .authority
+            .iter()
+            .any(|r| r.rtype == "SOA" && encloses(&r.name, d.chain.last().map_or(qname, |n| n)))
+        {
             Some(Word::Nodata)
         } else {
             None
@@ -84,14 +94,23 @@ impl Word {
     pub fn describe(reply: &Reply, qname: &str, qtype: &str) -> String {
         match Word::of(reply, qname, qtype) {
             Some(w) => w.to_string(),
-            None if reply.has(Flag::Tc) => "NOERROR (truncated, no data)".into(),
+            None if reply.has(Flag::Tc) && reply.answer.is_empty() => "NOERROR (truncated, no data)".into(),
+            None if reply.has(Flag::Tc) => "NOERROR (truncated)".into(),
+            None if reply.authority.iter().any(|r| r.rtype == "SOA") => "NOERROR (no data, another zone's SOA)".into(),
             None => "NOERROR (no data, no SOA)".into(),
         }
     }
 }
 
-fn is_referral(r: &Reply) -> bool {
-    !r.has(Flag::Aa) && r.answer.is_empty() && r.authority.iter().any(|a| a.rtype == "NS")
+/// Is `zone` the name `name` or one of its ancestors?
+fn encloses(zone: &str, name: &str) -> bool {
+    let (z, n) = (zone.trim_end_matches('.').to_ascii_lowercase(), name.trim_end_matches('.').to_ascii_lowercase());
+    z.is_empty() || n == z || n.ends_with(&format!(".{z}"))
+}
+
+/// No AA, no answer, and NS records for the name or one of its ancestors.
+fn is_referral(r: &Reply, qname: &str) -> bool {
+    !r.has(Flag::Aa) && r.answer.is_empty() && r.authority.iter().any(|a| a.rtype == "NS" && encloses(&a.name, qname))
 }
 
 fn same_name(a: &str, b: &str) -> bool {
@@ -132,6 +151,17 @@ crate::answer::serde_as_string!(Word, FlagWant);
 pub struct Count {
     pub min: u32,
     pub max: u32,
+}
+
+impl fmt::Display for Count {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.min, self.max) {
+            (a, b) if a == b => write!(f, "{a} answer records"),
+            (0, b) => write!(f, "at most {b} answer records"),
+            (a, u32::MAX) => write!(f, "at least {a} answer records"),
+            (a, b) => write!(f, "{a}-{b} answer records"),
+        }
+    }
 }
 
 /// A flag that must be set (`aa`) or clear (`-tc`).
@@ -241,12 +271,20 @@ impl Expect {
                 cause(reply, qname, qtype)
             ));
         }
+        // Fields describe an answer: none holds when none came.
+        if reply.rcode.rcode().is_none() {
+            if *self != Expect::words(self.outcome.clone()) {
+                out.push(format!("no DNS answer came ({}), so {self} cannot hold", reply.rcode));
+            }
+            return out;
+        }
         if let Some(want) = &self.answer {
             let mut got: Vec<String> = reply.answer.iter().map(|r| normal(&r.type_and_data())).collect();
             got.sort();
             got.dedup();
             let mut want = want.clone();
             want.sort();
+            want.dedup();
             if got != want {
                 let missing: Vec<&String> = want.iter().filter(|w| !got.contains(w)).collect();
                 let extra: Vec<&String> = got.iter().filter(|g| !want.contains(g)).collect();
@@ -256,8 +294,7 @@ impl Expect {
         if let Some(c) = self.answer_count {
             let n = reply.answer.len() as u32;
             if n < c.min || n > c.max {
-                let want = if c.min == c.max { c.min.to_string() } else { format!("{}-{}", c.min, c.max) };
-                out.push(format!("expected {want} answer records, got {n}"));
+                out.push(format!("expected {c}, got {n}"));
             }
         }
         for f in &self.flags {
@@ -309,8 +346,14 @@ fn cause(reply: &Reply, qname: &str, qtype: &str) -> String {
             "truncated (TC=1) and not retried over TCP".into()
         });
     }
-    if !reply.authority.iter().any(|r| r.rtype == "SOA") {
-        why.push("no SOA in authority".into());
+    let last = d.chain.last().map_or(qname, |n| n.as_str());
+    match reply.authority.iter().find(|r| r.rtype == "SOA") {
+        None => why.push("no SOA in authority".into()),
+        Some(soa) if !encloses(&soa.name, last) => why.push(format!(
+            "the SOA in authority is {}'s, not of a zone above {last}",
+            soa.name.trim_end_matches('.')
+        )),
+        Some(_) => {}
     }
     format!(": {}", why.join("; "))
 }

@@ -10,13 +10,14 @@
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 
-use hickory_proto::op::{Message as Dns, ResponseCode};
-use hickory_proto::rr::RecordType;
+use hickory_proto::op::Message as Dns;
 use serde::{Deserialize, Serialize};
 
+use crate::answer::Status;
 use crate::capture::{parse_packet, Frame};
 use crate::dns::dotless;
 use crate::scenario::values::Transport;
+use crate::verdict::Word;
 
 /// How long a hop may take; a later copy is a new message (a retry).
 const HOP_NS: u64 = 1_000_000_000;
@@ -107,12 +108,7 @@ pub fn messages(frames: &[Frame], owner: impl Fn(IpAddr) -> Option<String>, t0_n
             // A TCP connection attempt: no question yet, and a firewall that
             // drops it is as much the story as a dropped UDP query.
             // Its sequence number tells it from another SYN, through a NAT too.
-            (
-                (Transport::Tcp, 0, false, String::new(), format!("SYN {}", p.seq)),
-                0,
-                false,
-                "TCP SYN".to_string(),
-            )
+            ((Transport::Tcp, 0, false, String::new(), format!("SYN {}", p.seq)), 0, false, SYN.to_string())
         } else {
             let Ok(dns) = Dns::from_vec(p.dns) else { continue };
             let Some(q) = dns.queries.first() else { continue };
@@ -212,32 +208,30 @@ fn in_order(frames: &[Frame]) -> Vec<&Frame> {
     out
 }
 
+/// The label of a TCP connection attempt: a message without DNS in it.
+pub const SYN: &str = "TCP SYN";
+
 /// What an arrow in a ladder says about a message.
 fn label(m: &Dns, response: bool) -> String {
     let q = m.queries.first().expect("checked by the caller");
     if !response {
         return format!("{} {}", dotless(&q.name().to_ascii()), q.query_type());
     }
-    let rcode = m.metadata.response_code;
+    // The verdict's own words, so a ladder never calls an answer what the
+    // verdict would not.
+    let reply = crate::answer::Reply::of(m, vec![]);
+    let (qname, qtype) = (q.name().to_ascii(), q.query_type().to_string());
     let answers = m.answers.len();
-    if rcode != ResponseCode::NoError {
-        return crate::dns::rcode_name(rcode);
-    }
     let count = format!("{answers} answer{}", if answers == 1 { "" } else { "s" });
-    if m.metadata.truncation {
+    match Word::of(&reply, &qname, &qtype) {
+        Some(Word::Status(Status::NOERROR)) => format!("NOERROR {count}"),
+        Some(Word::Nodata) => "NODATA".into(),
+        Some(Word::Referral) => "referral".into(),
+        Some(w) => w.to_string(),
         // What a client must follow over TCP: never "no data".
-        return format!("truncated (TC), {count}");
-    }
-    if answers > 0 {
-        return format!("NOERROR {count}");
-    }
-    let has = |t: RecordType| m.authorities.iter().any(|r| r.record_type() == t);
-    if has(RecordType::NS) && !m.metadata.authoritative {
-        "referral".to_string()
-    } else if has(RecordType::SOA) {
-        "NODATA".to_string()
-    } else {
-        "NOERROR, empty".to_string()
+        None if m.metadata.truncation => format!("truncated (TC), {count}"),
+        None if answers > 0 => format!("NOERROR {count}, none of the type asked"),
+        None => "NOERROR, empty".into(),
     }
 }
 
@@ -246,7 +240,7 @@ mod tests {
     use std::net::Ipv4Addr;
 
     use hickory_proto::op::{Message as Dns, MessageType, Query};
-    use hickory_proto::rr::Name;
+    use hickory_proto::rr::{Name, RecordType};
 
     use super::*;
 

@@ -8,7 +8,7 @@ use std::net::IpAddr;
 
 use hickory_proto::rr::rdata::{A, AAAA, NS, SOA};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
-use hickory_proto::serialize::txt::{parse_ttl, LexerError, ParseError, Parser};
+use hickory_proto::serialize::txt::{parse_ttl, ParseError, Parser};
 
 /// A zone as served: its origin and every record in it, in a stable order.
 #[derive(Debug, Clone, PartialEq)]
@@ -34,35 +34,64 @@ pub struct ZoneError {
     pub message: String,
 }
 
-/// Splits zone text into entries (one record or directive, parentheses
-/// joined), each with the line it starts on.
-fn entries(text: &str) -> Vec<(usize, String)> {
+/// Splits zone text into entries (one record or directive), each with the
+/// line it starts on. Lines in parentheses are joined into one line, and the
+/// parentheses dropped: hickory's lexer does not read quoted strings inside
+/// a `( ... )` list (a TXT record there loses its quotes and its spaces, and
+/// a `;` inside its quotes starts a comment), while on one line it does.
+/// A `(` never closed, or a `)` never opened, is an error at its line.
+fn entries(text: &str) -> Result<Vec<(usize, String)>, ZoneError> {
     let mut out: Vec<(usize, String)> = Vec::new();
-    let mut depth = 0i32;
+    let (mut depth, mut opened) = (0usize, 0usize);
     for (i, line) in text.lines().enumerate() {
-        let (mut code, mut quoted, mut delta) = (String::new(), false, 0);
+        let (mut code, mut quoted, mut escaped) = (String::new(), false, false);
+        let continues = depth > 0;
         for c in line.chars() {
             match c {
+                _ if escaped => escaped = false,
+                '\\' => escaped = true,
                 '"' => quoted = !quoted,
                 ';' if !quoted => break,
-                '(' if !quoted => delta += 1,
-                ')' if !quoted => delta -= 1,
+                '(' if !quoted => {
+                    if depth == 0 {
+                        opened = i + 1;
+                    }
+                    depth += 1;
+                    code.push(' ');
+                    continue;
+                }
+                ')' if !quoted => {
+                    if depth == 0 {
+                        return Err(ZoneError {
+                            line: i + 1,
+                            message: "`)` closes a `(` that was never opened".into(),
+                        });
+                    }
+                    depth -= 1;
+                    code.push(' ');
+                    continue;
+                }
                 _ => {}
             }
             code.push(c);
         }
         match out.last_mut() {
             // A line continues the previous entry while parentheses are open.
-            Some(last) if depth > 0 => {
-                last.1.push('\n');
+            Some(last) if continues => {
+                last.1.push(' ');
                 last.1.push_str(&code);
             }
             _ if !code.trim().is_empty() => out.push((i + 1, code)),
             _ => {}
         }
-        depth += delta;
     }
-    out
+    if depth > 0 {
+        return Err(ZoneError {
+            line: opened,
+            message: "this `(` is never closed: every line after it would be part of this record".into(),
+        });
+    }
+    Ok(out)
 }
 
 fn describe(e: &ParseError) -> String {
@@ -72,7 +101,7 @@ fn describe(e: &ParseError) -> String {
 /// Parses zone text for `origin`. Every bad entry is reported with its line,
 /// not just the first: the bad entry is dropped and the rest parsed again.
 pub fn parse(origin: &Name, text: &str) -> Result<Vec<Record>, Vec<ZoneError>> {
-    let mut items = entries(text);
+    let mut items = entries(text).map_err(|e| vec![e])?;
     at_in_rdata(&mut items, origin);
     // No `$TTL` (older zone files, like the seed's reverse zone): BIND uses
     // the SOA's minimum field, and so do we.
@@ -103,15 +132,10 @@ pub fn parse(origin: &Name, text: &str) -> Result<Vec<Record>, Vec<ZoneError>> {
                 return Ok(records);
             }
             Err(whole) => {
-                // Find the first entry whose prefix fails; an unclosed list at
-                // the very end counts as the entry itself failing.
+                // Find the first entry whose prefix fails.
                 let bad = (1..=items.len()).find(|&k| {
                     let prefix: String = items[..k].iter().map(|(_, t)| t.as_str()).collect::<Vec<_>>().join("\n");
-                    match Parser::new(prefix, None, Some(origin.clone())).parse() {
-                        Ok(_) => false,
-                        Err(ParseError::Lexer(LexerError::UnclosedList)) => k == items.len(),
-                        Err(_) => true,
-                    }
+                    Parser::new(prefix, None, Some(origin.clone())).parse().is_err()
                 });
                 match bad {
                     Some(k) => {
@@ -352,6 +376,33 @@ mod tests {
         let e = parse(&n("example.com."), text).unwrap_err();
         let lines: Vec<usize> = e.iter().map(|e| e.line).collect();
         assert_eq!(lines, vec![4, 6], "{e:?}");
+    }
+
+    #[test]
+    fn quoted_strings_in_parentheses_keep_their_spaces_and_semicolons() {
+        let text = "$ORIGIN example.com.\n$TTL 300\n@ IN SOA ns1 hostmaster ( 1 2 3 4 5 )\nbig IN TXT ( \"one; two\"  ; a comment\n   \"three (four)\" )\nwww IN A 192.0.2.1\n";
+        let records = parse(&n("example.com."), text).unwrap();
+        let txt: Vec<String> = records
+            .iter()
+            .filter(|r| r.record_type() == RecordType::TXT)
+            .map(|r| r.data.to_string())
+            .collect();
+        assert_eq!(txt.len(), 1, "{records:?}");
+        let RData::TXT(t) = &records.iter().find(|r| r.record_type() == RecordType::TXT).unwrap().data else {
+            unreachable!()
+        };
+        let strings: Vec<&[u8]> = t.txt_data.iter().map(|s| &s[..]).collect();
+        assert_eq!(strings, [&b"one; two"[..], &b"three (four)"[..]]);
+        assert!(records.iter().any(|r| r.record_type() == RecordType::A), "the line after the list is kept");
+    }
+
+    #[test]
+    fn an_unclosed_parenthesis_is_an_error_at_its_line() {
+        let text = "$ORIGIN example.com.\n$TTL 300\n@ IN SOA ns1 hostmaster ( 1 2 3 4 5 )\nbig IN TXT ( \"x\"\nwww IN A 192.0.2.1\n";
+        let e = parse(&n("example.com."), text).unwrap_err();
+        assert_eq!((e[0].line, e.len()), (4, 1), "{e:?}");
+        let e = parse(&n("example.com."), "www IN A 192.0.2.1 )\n").unwrap_err();
+        assert_eq!(e[0].line, 1, "{e:?}");
     }
 
     #[test]

@@ -31,6 +31,14 @@ pub struct RateResult {
     pub max_ms: u64,
     pub expect: Vec<RateBound>,
     pub ok: bool,
+    /// Outcome word -> how many names ended so: the whole distribution,
+    /// not only the rates bounded.
+    #[serde(default)]
+    pub outcomes: std::collections::BTreeMap<String, u32>,
+    /// A few names of each outcome but the most common one, with their
+    /// time: where to look when a rate is missed.
+    #[serde(default)]
+    pub examples: Vec<String>,
 }
 
 impl RateResult {
@@ -75,7 +83,7 @@ pub fn rates(queries: &[QueryResult], specs: &[crate::scenario::QuerySpec], kind
         let Some(template) = &q.template else { continue };
         let group: Vec<&QueryResult> = queries
             .iter()
-            .filter(|r| r.resolver == q.via && r.qtype == q.qtype.to_string() && matches_template(&r.qname, template))
+            .filter(|r| r.resolver == q.via && r.transport == q.transport && r.qtype == q.qtype.to_string() && matches_template(&r.qname, template))
             .collect();
         if group.is_empty() {
             continue;
@@ -87,7 +95,11 @@ pub fn rates(queries: &[QueryResult], specs: &[crate::scenario::QuerySpec], kind
         times.sort();
         let mut r = RateResult {
             resolver: q.via.clone(),
-            ask: format!("{template} {}", q.qtype),
+            // Over UDP, as before; a TCP one says so, for it is a rate of its own.
+            ask: match q.transport {
+                crate::scenario::values::Transport::Udp => format!("{template} {}", q.qtype),
+                t => format!("{template} {} {t}", q.qtype),
+            },
             sent: group.len() as u32,
             noerror_rate: status(Status::NOERROR),
             nodata_rate: share(Word::Nodata),
@@ -108,7 +120,18 @@ pub fn rates(queries: &[QueryResult], specs: &[crate::scenario::QuerySpec], kind
                 .cloned()
                 .collect(),
             ok: true,
+            outcomes: Default::default(),
+            examples: vec![],
         };
+        for q in &group {
+            *r.outcomes.entry(q.verdict.outcome.clone()).or_default() += 1;
+        }
+        let common = r.outcomes.iter().max_by_key(|(_, n)| **n).map(|(w, _)| w.clone()).unwrap_or_default();
+        for w in r.outcomes.keys().filter(|w| **w != common) {
+            let few = group.iter().filter(|q| &q.verdict.outcome == w).take(3);
+            r.examples
+                .extend(few.map(|q| format!("{} {w} in {}", q.qname, crate::report::ms(q.elapsed_ms))));
+        }
         r.ok = r.misses().is_empty();
         out.push(r);
     }

@@ -256,10 +256,12 @@ impl Outcome {
 /// and padding are random), EDE codes, and the transports it took. No
 /// answer at all: the word, and the patience it took as a bucket.
 pub fn answer(r: &Reply, outcome: &str) -> String {
-    let via: Vec<String> = r.attempts.iter().map(|a| a.transport.to_string()).collect();
-    let via = via.join(">");
+    let via = r.via();
     if r.rcode.rcode().is_none() {
-        return format!("{outcome} in {} via {via}", time_bucket(r.elapsed_ms()));
+        // The last attempt's patience (the UDP try before it took as long
+        // as the machine's load made it).
+        let waited = r.attempts.last().map_or(0, |a| a.elapsed_ms);
+        return format!("{outcome} in {} via {via}", time_bucket(waited));
     }
     let section = |rrs: &[Rr]| {
         let mut v: Vec<String> = rrs
@@ -287,8 +289,11 @@ pub fn answer(r: &Reply, outcome: &str) -> String {
             if !opts.is_empty() {
                 s += &format!(" {}", opts.join(" "));
             }
-            for ede in &e.ede {
-                s += &format!(" ede {} {}", ede.code, ede.name);
+            let mut codes: Vec<(u16, &str)> = e.ede.iter().map(|x| (x.code, x.name.as_str())).collect();
+            codes.sort();
+            codes.dedup();
+            for (code, name) in codes {
+                s += &format!(" ede {code} {name}");
             }
         }
     }

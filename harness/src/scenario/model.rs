@@ -166,32 +166,27 @@ pub struct Probe {
 pub const QUERY_TIMEOUT: Duration = Duration::from_secs(20);
 pub const PROBE_TIMEOUT: Duration = Duration::from_millis(1500);
 
-/// `NODE` or `NODE@KIND` (a tolerance for one resolver kind only).
-pub fn rate_key(key: &str) -> (&str, Option<Kind>) {
-    match key.split_once('@') {
-        Some((node, kind)) => (node, Kind::parse(kind)),
-        None => (key, None),
-    }
-}
-
 /// One query per name: counted queries get `{i}` numbered through every
-/// round, so no name repeats and none is answered from cache.
+/// round and every query that shares the template and the resolver (one
+/// per transport), so no name repeats and none is answered from cache.
 pub(super) fn expand(specs: &[QuerySpec], repeat: u32) -> Vec<Query> {
     let mut out = Vec::new();
-    for round in 0..repeat.max(1) {
+    let mut next: std::collections::BTreeMap<(String, String), u64> = Default::default();
+    for _ in 0..repeat.max(1) {
         for spec in specs {
-            match spec.count {
-                None => out.push(spec.query.clone()),
-                Some(n) => {
-                    let template = spec.query.template.as_deref().unwrap_or_default();
-                    // The pass checked the template with the widest index a u32 has,
-                    // so every numbered name parses.
-                    out.extend((1..=n).filter_map(|i| {
-                        let name = v::name(&template.replace(v::INDEX, &(round * n + i).to_string())).ok()?;
-                        Some(Query { name, ..spec.query.clone() })
-                    }))
-                }
-            }
+            let (Some(n), Some(template)) = (spec.count, spec.query.template.as_deref()) else {
+                out.push(spec.query.clone());
+                continue;
+            };
+            let first = next.entry((template.to_string(), spec.query.via.clone())).or_insert(1);
+            let numbers = *first..*first + u64::from(n);
+            *first += u64::from(n);
+            // The pass checked the template with the widest index a u32 has;
+            // a --repeat that goes past it stops numbering rather than repeat a name.
+            out.extend(numbers.filter_map(|i| {
+                let name = v::name(&template.replace(v::INDEX, &i.to_string())).ok()?;
+                Some(Query { name, ..spec.query.clone() })
+            }))
         }
     }
     out

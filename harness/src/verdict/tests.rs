@@ -148,3 +148,60 @@ fn words_parse_in_any_case_and_list_in_one() {
     assert!(record("A 999.1.1.1").is_err() && record("A").is_err() && record("BOGUS x").is_err());
     assert!("-xx".parse::<FlagWant>().is_err());
 }
+
+#[test]
+fn fields_never_hold_without_an_answer() {
+    let mut r = reply(vec![], vec![], vec![]);
+    r.rcode = Status::Timeout;
+    r.attempts = vec![Attempt {
+        rcode: Status::Timeout,
+        ..udp(false)
+    }];
+    let e = Expect {
+        flags: vec!["-tc".parse().unwrap()],
+        answer_count: Some(Count { min: 0, max: 0 }),
+        ..Expect::default()
+    };
+    let misses = e.misses(&r, "www.example.com.", "A");
+    assert_eq!(misses.len(), 1, "{misses:?}");
+    assert!(misses[0].starts_with("no DNS answer came (TIMEOUT)"), "{}", misses[0]);
+    // Words alone judge a timeout as they always did.
+    assert!(Expect::words(vec![Word::Status(Status::Timeout)])
+        .misses(&r, "www.example.com.", "A")
+        .is_empty());
+}
+
+#[test]
+fn nodata_needs_the_soa_of_a_zone_above_the_name() {
+    let soa = |zone: &str| rr(zone, "SOA", "ns1. hostmaster. 1 14400 3600 1209600 300");
+    let chain = vec![rr("www.example.com.", "CNAME", "www.example.org.")];
+    // The SOA of the zone the chain ends in: NODATA.
+    let good = reply(vec![], chain.clone(), vec![soa("example.org.")]);
+    assert_eq!(Word::of(&good, "www.example.com.", "AAAA"), Some(Word::Nodata));
+    // Another zone's SOA says nothing about this name.
+    let other = reply(vec![], chain, vec![soa("example.net.")]);
+    assert_eq!(Word::of(&other, "www.example.com.", "AAAA"), None);
+    // An NS set for an unrelated zone is no referral for this name.
+    let stray = reply(vec![], vec![], vec![rr("net.", "NS", "a.gtld-servers.net.")]);
+    assert_eq!(Word::of(&stray, "www.example.com.", "A"), None);
+}
+
+#[test]
+fn a_truncated_answer_fits_no_word_even_with_data_or_an_soa() {
+    let soa = rr("example.com.", "SOA", "ns1. hostmaster. 1 14400 3600 1209600 300");
+    let with_soa = reply(vec![Flag::Tc], vec![], vec![soa]);
+    assert_eq!(Word::of(&with_soa, "www.example.com.", "TXT"), None);
+    let partial = reply(vec![Flag::Tc], vec![rr("www.example.com.", "A", "192.0.2.1")], vec![]);
+    assert_eq!(Word::of(&partial, "www.example.com.", "A"), None);
+    assert_eq!(Word::describe(&partial, "www.example.com.", "A"), "NOERROR (truncated)");
+}
+
+#[test]
+fn an_answer_listed_twice_is_one_record() {
+    let r = reply(vec![], vec![rr("www.example.com.", "A", "192.0.2.1")], vec![]);
+    let twice = Expect {
+        answer: Some(vec![record("A 192.0.2.1").unwrap(), record("a  192.0.2.1").unwrap()]),
+        ..Expect::default()
+    };
+    assert!(twice.misses(&r, "www.example.com.", "A").is_empty());
+}

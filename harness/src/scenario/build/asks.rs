@@ -95,11 +95,7 @@ fn stub(p: &mut Pass, rd: bool, k: StubKeys) -> Option<Stub> {
 }
 
 fn edns_fields(p: &mut Pass, fields: &[(S, Spanned<Tree>)]) -> Option<EdnsAsk> {
-    let mut e = EdnsAsk {
-        size: 1232,
-        version: 0,
-        dnssec_ok: false,
-    };
+    let mut e = EdnsAsk::DIG;
     let mut ok = true;
     for (k, val) in fields {
         let n = match &val.value {
@@ -259,20 +255,6 @@ pub(super) fn probes(p: &mut Pass, nodes: &[Node]) -> Vec<Probe> {
             ignore_tc: &pr.ignore_tc,
         };
         let c = common(p, pos, &pr.from, &pr.ask, &pr.timeout, &pr.transport, false, keys);
-        let target = v::name(&pr.server).ok();
-        let server = nodes.iter().find(|n| match &n.server {
-            Some(s) => Some(&s.hostname) == target.as_ref() || n.name == pr.server.value,
-            None => false,
-        });
-        let Some((server, hostname)) = server.and_then(|n| Some((n, n.server.as_ref()?.hostname.to_string()))) else {
-            let names: Vec<&str> = refs::servers(p).map(|(_, s)| s.name.value.as_str()).collect();
-            p.report(
-                Rule::UnknownNode,
-                pr.server.pos,
-                format!("`{}` is not a server; servers: {}", pr.server.value, names.join(", ")),
-            );
-            continue;
-        };
         let source = pr.source.as_ref().and_then(|s| p.take(Rule::BadAddress, s, v::addr(s)));
         let random = [S { pos, value: "random".into() }];
         let written = pr.source_ports.as_ref().map_or(&random[..], |s| &s.0[..]);
@@ -282,6 +264,25 @@ pub(super) fn probes(p: &mut Pass, nodes: &[Node]) -> Vec<Probe> {
             .collect();
         let keys: Vec<String> = written.iter().map(|s| s.value.clone()).collect();
         let expect = pr.expect.as_ref().map(|e| expect::parse(p, e, &Keys::Ports(&keys)));
+        // The server, by host name or node name, as written: one whose own
+        // name is bad was reported with it and has no place in the model.
+        let target = v::name(&pr.server).ok();
+        let written_server = refs::servers(p).any(|(n, s)| v::name(&s.name).ok() == target || n.value == pr.server.value);
+        if !written_server {
+            let names: Vec<&str> = refs::servers(p).map(|(_, s)| s.name.value.as_str()).collect();
+            p.report(
+                Rule::UnknownNode,
+                pr.server.pos,
+                format!("`{}` is not a server; servers: {}", pr.server.value, names.join(", ")),
+            );
+        }
+        let server = nodes.iter().find(|n| match &n.server {
+            Some(s) => Some(&s.hostname) == target.as_ref() || n.name == pr.server.value,
+            None => false,
+        });
+        let Some((server, hostname)) = server.and_then(|n| Some((n, n.server.as_ref()?.hostname.to_string()))) else {
+            continue;
+        };
         let Some(addr) = server.interfaces.iter().flat_map(|(_, a)| a.iter().copied()).next() else {
             continue;
         };

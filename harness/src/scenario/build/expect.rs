@@ -43,6 +43,14 @@ impl Parsed {
 }
 
 pub(super) fn parse(p: &mut Pass, tree: &Spanned<Tree>, keys: &Keys) -> Parsed {
+    if is_empty(tree) {
+        p.report(
+            Rule::BadExpect,
+            tree.pos,
+            "an empty expectation states nothing: leave `expect` out, or say what must come",
+        );
+        return Parsed::default();
+    }
     let Tree::Map(entries) = &tree.value else {
         return Parsed { all: one(p, tree), each: None };
     };
@@ -82,6 +90,14 @@ pub(super) fn parse(p: &mut Pass, tree: &Spanned<Tree>, keys: &Keys) -> Parsed {
                 continue;
             }
         }
+        if is_empty(val) {
+            p.report(
+                Rule::BadExpect,
+                val.pos,
+                format!("the expectation under `{}` is empty: it states nothing", k.value),
+            );
+            continue;
+        }
         let e = one(p, val);
         if let Some((node, kind)) = key {
             each.push((node, kind, e));
@@ -119,6 +135,15 @@ pub(super) fn node_key(p: &mut Pass, rule: Rule, key: &S, via: &[String]) -> Opt
     ok.then(|| (node.to_string(), kind))
 }
 
+/// `[]`, `{}`, or a field with an empty list (`outcome: []`).
+fn is_empty(tree: &Spanned<Tree>) -> bool {
+    match &tree.value {
+        Tree::Scalar(_) => false,
+        Tree::List(items) => items.is_empty(),
+        Tree::Map(entries) => entries.is_empty(),
+    }
+}
+
 fn words(p: &mut Pass, list: &[S]) -> Vec<Word> {
     list.iter().filter_map(|s| p.take(Rule::BadExpect, s, s.value.parse())).collect()
 }
@@ -128,6 +153,9 @@ fn one(p: &mut Pass, tree: &Spanned<Tree>) -> Expect {
     let Tree::Map(fields) = &tree.value else {
         return Expect::words(words(p, &tree.leaves().unwrap_or_default()));
     };
+    for (k, val) in fields.iter().filter(|(k, v)| k.value != "answer" && is_empty(v)) {
+        p.report(Rule::BadExpect, val.pos, format!("`{}` is empty: it states nothing", k.value));
+    }
     let mut e = Expect::default();
     for (k, val) in fields {
         let leaves = val.leaves();

@@ -81,6 +81,12 @@ fn records(p: &mut Pass, origin: &Name, src: &ZoneSource) -> Vec<Record> {
         Err(errors) => {
             for e in errors {
                 let detail = format!("zone {origin}: {}", e.message);
+                // An error of the zone as a whole (a record outside it) has no
+                // line of its own: it is reported where the zone is named.
+                if e.line == 0 {
+                    p.report(Rule::ZoneSyntax, at, detail);
+                    continue;
+                }
                 match &file {
                     Some(path) => p.report_in(path.clone(), Rule::ZoneSyntax, Pos { line: e.line, col: 1 }, detail),
                     // Inline text: its first line is the line the text starts on.
