@@ -26,6 +26,8 @@ pub enum ReplyKind {
     /// Received and never answered (a silent lame server).
     #[serde(rename = "no-reply")]
     NoReply,
+    /// An error before any lookup: BADVERS, NOTIMP.
+    Error,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -39,6 +41,18 @@ pub struct Reply {
 }
 
 impl Reply {
+    /// A NOERROR answer with these records and nothing else.
+    pub fn answer(records: Vec<Record>) -> Reply {
+        let mut r = Reply::new(ReplyKind::Answer, ResponseCode::NoError, true);
+        r.answers = records;
+        r
+    }
+
+    /// An error rcode, nothing else.
+    pub fn error(rcode: ResponseCode) -> Reply {
+        Reply::new(ReplyKind::Error, rcode, false)
+    }
+
     fn new(kind: ReplyKind, rcode: ResponseCode, aa: bool) -> Reply {
         Reply {
             kind,
@@ -57,8 +71,19 @@ fn at<'a>(z: &'a Zone, name: &'a Name, t: RecordType) -> impl Iterator<Item = &'
         .filter(move |r| &r.name == name && (r.record_type() == t || t == RecordType::ANY))
 }
 
+/// The SOA a negative answer carries: its TTL is the lesser of the SOA's
+/// own TTL and its MINIMUM field, how long the denial may be cached
+/// (RFC 2308 section 3).
 fn soa(z: &Zone) -> Vec<Record> {
-    at(z, &z.origin, RecordType::SOA).cloned().collect()
+    at(z, &z.origin, RecordType::SOA)
+        .map(|r| {
+            let mut r = r.clone();
+            if let RData::SOA(soa) = &r.data {
+                r.ttl = r.ttl.min(soa.minimum);
+            }
+            r
+        })
+        .collect()
 }
 
 /// Address records for the targets of NS/MX records found in the zone.
@@ -107,8 +132,12 @@ pub fn lame_reply(zones: &[&Zone], lame: &[(Name, Lame)], roots: &[Name], qname:
 
 /// Answers `qname qtype` from the zones one server serves.
 pub fn lookup(zones: &[&Zone], qname: &Name, qtype: RecordType) -> Reply {
-    // The deepest zone we serve that contains the name.
-    let Some(z) = zones.iter().filter(|z| z.origin.zone_of(qname)).max_by_key(|z| z.origin.num_labels()) else {
+    // The deepest zone we serve that contains the name; for DS at a zone's
+    // apex, the parent's side of the cut if we serve it too (RFC 4035 3.1.4.1).
+    let parent_side = |z: &&&Zone| !(qtype == RecordType::DS && &z.origin == qname && !qname.is_root());
+    let holds = |z: &&&Zone| z.origin.zone_of(qname);
+    let deepest = |ok: &dyn Fn(&&&Zone) -> bool| zones.iter().filter(|z| holds(z) && ok(z)).max_by_key(|z| z.origin.num_labels());
+    let Some(z) = deepest(&parent_side).or_else(|| deepest(&|_| true)) else {
         return Reply::new(ReplyKind::Refused, ResponseCode::Refused, false);
     };
     // A zone cut between the origin and the name: refer, without AA, with glue.

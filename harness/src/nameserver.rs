@@ -6,15 +6,15 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use hickory_proto::op::{Edns, Header, HeaderCounts, Metadata, ResponseCode};
-use hickory_proto::rr::Name;
+use hickory_proto::op::{Edns, Header, HeaderCounts, Metadata, OpCode, ResponseCode};
+use hickory_proto::rr::{Name, Record, RecordType};
 use hickory_server::net::runtime::Time;
 use hickory_server::net::xfer::Protocol;
 use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
 use hickory_server::zone_handler::MessageResponseBuilder;
 use serde::{Deserialize, Serialize};
 
-use crate::authority::{lame_reply, lookup, ReplyKind};
+use crate::authority::{lame_reply, lookup, Reply, ReplyKind};
 use crate::dns::rcode_name;
 use crate::scenario::values::{Lame, Transport};
 use crate::zone::Zone;
@@ -41,17 +41,20 @@ pub type Log = Arc<Mutex<Vec<Received>>>;
 struct Handler {
     hostname: String,
     zones: Vec<Zone>,
-    lame: Lameness,
+    policy: Policy,
     log: Log,
     t0: Instant,
 }
 
-/// Zones a server is named for without serving them, how it answers for
-/// them, and the root servers an upward referral names.
+/// How a server departs from plainly serving its zones: the zones it is
+/// named for without serving them, how it answers for them, and the root
+/// servers an upward referral names; and whether it gives zone transfers.
 #[derive(Debug, Clone, Default)]
-pub struct Lameness {
-    pub zones: Vec<(Name, Lame)>,
+pub struct Policy {
+    pub lame: Vec<(Name, Lame)>,
     pub roots: Vec<Name>,
+    /// AXFR and IXFR over TCP (`server: {axfr: allow}`); REFUSED otherwise.
+    pub axfr: bool,
 }
 
 /// What the server reports for a response it could not send.
@@ -70,12 +73,45 @@ fn failed(req: &Request) -> ResponseInfo {
 
 /// The EDNS of a response: mirrors the query's, so a UDP answer may exceed
 /// 512 bytes when the client said it can take it (hickory caps it otherwise).
+/// It is always version 0, ours, and echoes the DO bit (RFC 3225 3).
 pub(crate) fn response_edns(request: &Request) -> Option<Edns> {
     request.edns.as_ref().map(|q| {
         let mut e = Edns::new();
         e.set_max_payload(q.max_payload().max(512));
+        e.set_dnssec_ok(q.flags().dnssec_ok);
         e
     })
+}
+
+/// A zone transfer (RFC 5936): the zone's SOA, every record, the SOA again,
+/// in one message over TCP; IXFR is answered the same way (RFC 1995 4).
+/// REFUSED at once unless the server allows it, NOTIMP over UDP, NOTAUTH
+/// for a zone it does not serve.
+fn transfer(zones: &[&Zone], qname: &Name, allowed: bool, protocol: Protocol) -> Reply {
+    if !allowed {
+        return Reply::error(ResponseCode::Refused);
+    }
+    if protocol != Protocol::Tcp {
+        return Reply::error(ResponseCode::NotImp);
+    }
+    let Some(z) = zones.iter().find(|z| &z.origin == qname) else {
+        return Reply::error(ResponseCode::NotAuth);
+    };
+    let soa: Vec<&Record> = z.records.iter().filter(|r| r.name == z.origin && r.record_type() == RecordType::SOA).collect();
+    let rest = z.records.iter().filter(|r| r.record_type() != RecordType::SOA);
+    let mut r = Reply::answer(soa.iter().copied().chain(rest).chain(soa.iter().copied()).cloned().collect());
+    r.aa = true;
+    r
+}
+
+/// What a server says before it looks anything up: BADVERS to an EDNS
+/// version it does not speak (RFC 6891 6.1.3), NOTIMP to an opcode other
+/// than QUERY (UPDATE, NOTIFY, STATUS: RFC 1035 4.1.1).
+fn refuse_early(request: &Request) -> Option<ResponseCode> {
+    if request.edns.as_ref().is_some_and(|e| e.version() > 0) {
+        return Some(ResponseCode::BADVERS);
+    }
+    (request.metadata.op_code != OpCode::Query).then_some(ResponseCode::NotImp)
 }
 
 #[async_trait::async_trait]
@@ -90,7 +126,11 @@ impl RequestHandler for Handler {
         let qname: Name = info.query.name().into();
         let qtype = info.query.query_type();
         let zones: Vec<&Zone> = self.zones.iter().collect();
-        let reply = lame_reply(&zones, &self.lame.zones, &self.lame.roots, &qname).unwrap_or_else(|| lookup(&zones, &qname, qtype));
+        let reply = match refuse_early(request) {
+            Some(rcode) => Reply::error(rcode),
+            None if matches!(qtype, RecordType::AXFR | RecordType::IXFR) => transfer(&zones, &qname, self.policy.axfr, request.protocol()),
+            None => lame_reply(&zones, &self.policy.lame, &self.policy.roots, &qname).unwrap_or_else(|| lookup(&zones, &qname, qtype)),
+        };
         self.log.lock().expect("log lock").push(Received {
             server: self.hostname.clone(),
             at_ms: self.t0.elapsed().as_millis() as u64,
@@ -112,8 +152,8 @@ impl RequestHandler for Handler {
             m.response_code = ResponseCode::NoError;
             return info_of(m);
         }
-        if reply.kind == ReplyKind::Refused {
-            let msg = builder.error_msg(&request.metadata, ResponseCode::Refused);
+        if matches!(reply.kind, ReplyKind::Refused | ReplyKind::Error) {
+            let msg = builder.error_msg(&request.metadata, reply.rcode);
             return response.send_response(msg).await.unwrap_or_else(|_| failed(request));
         }
         let mut meta = Metadata::response_from_request(&request.metadata);
@@ -140,7 +180,7 @@ pub fn start(
     hostname: &Name,
     addrs: Vec<IpAddr>,
     zones: Vec<Zone>,
-    lame: Lameness,
+    policy: Policy,
     log: Log,
     t0: Instant,
 ) -> lab::Result<NameServer> {
@@ -149,7 +189,7 @@ pub fn start(
     let handler = Handler {
         hostname: hostname.to_string().trim_end_matches('.').to_string(),
         zones,
-        lame,
+        policy,
         log,
         t0,
     };

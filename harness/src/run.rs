@@ -49,11 +49,12 @@ fn start_servers(lab: &lab::Lab, scenario: &Scenario, log: &nameserver::Log, t0:
     for (node, server) in scenario.servers() {
         let zones = scenario.zones.iter().filter(|z| server.zones.contains(&z.origin)).cloned().collect();
         let addrs = node.interfaces.iter().flat_map(|(_, a)| a.iter().copied()).collect();
-        let lame = nameserver::Lameness {
-            zones: server.lame.clone(),
+        let policy = nameserver::Policy {
+            lame: server.lame.clone(),
             roots: roots.iter().cloned().collect(),
+            axfr: server.axfr,
         };
-        servers.push(nameserver::start(lab, &node.name, &server.hostname, addrs, zones, lame, log.clone(), t0)?);
+        servers.push(nameserver::start(lab, &node.name, &server.hostname, addrs, zones, policy, log.clone(), t0)?);
     }
     Ok(servers)
 }

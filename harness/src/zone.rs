@@ -271,7 +271,7 @@ pub fn derive(mut zones: BTreeMap<Name, Vec<Record>>, servers: &[ServerInfo]) ->
         let records = zones.get_mut(origin).expect("key");
         if !has(records, origin, RecordType::SOA) {
             let mname = hosts.first().cloned().unwrap_or_else(Name::root);
-            let soa = SOA::new(mname.clone(), default_rname(origin, &mname), 1, 3600, 600, 86400, 300);
+            let soa = SOA::new(mname.clone(), default_rname(origin, &mname), 1, 14400, 3600, 1209600, 300);
             records.push(Record::from_rdata(origin.clone(), TTL, RData::SOA(soa)));
         }
         if !has(records, origin, RecordType::NS) {
@@ -339,7 +339,7 @@ pub fn complete_local(origin: Name, mut records: Vec<Record>) -> Zone {
         records.push(Record::from_rdata(loopback, TTL, RData::PTR(hickory_proto::rr::rdata::PTR(localhost.clone()))));
     }
     if !has(&records, &origin, RecordType::SOA) {
-        let soa = SOA::new(localhost.clone(), default_rname(&origin, &localhost), 1, 3600, 600, 86400, 300);
+        let soa = SOA::new(localhost.clone(), default_rname(&origin, &localhost), 1, 14400, 3600, 1209600, 300);
         records.push(Record::from_rdata(origin.clone(), TTL, RData::SOA(soa)));
     }
     if !has(&records, &origin, RecordType::NS) {

@@ -94,6 +94,8 @@ pub struct Server {
     pub zones: Vec<Name>,
     /// Zones it is named for but does not serve, and how it answers for them.
     pub lame: Vec<(Name, v::Lame)>,
+    /// It gives zone transfers (AXFR, IXFR) over TCP.
+    pub axfr: bool,
 }
 
 #[derive(Debug, Clone)]

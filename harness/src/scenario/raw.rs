@@ -69,6 +69,8 @@ pub struct Server {
     pub zones: Vec<S>,
     /// zone -> how this server answers for a zone it is named for but does not serve
     pub lame: Option<Entries<S>>,
+    /// `allow` or `deny` (the default): zone transfers over TCP.
+    pub axfr: Option<S>,
 }
 
 #[derive(Deserialize, Debug)]

@@ -129,10 +129,20 @@ fn server(p: &mut Pass, s: &raw::Server) -> Option<Server> {
         let mode = p.take(Rule::BadLame, mode, v::lame(mode));
         lame.extend(zone.zip(mode));
     }
+    let axfr = match s.axfr.as_ref().map(|a| a.value.as_str()) {
+        None | Some("deny") => false,
+        Some("allow") => true,
+        Some(other) => {
+            let at = s.axfr.as_ref().map_or(s.name.pos, |a| a.pos);
+            p.report(Rule::BadValue, at, format!("`axfr: {other}`: zone transfers are `allow` or `deny`"));
+            false
+        }
+    };
     Some(Server {
         hostname: hostname?,
         zones,
         lame,
+        axfr,
     })
 }
 
