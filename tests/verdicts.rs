@@ -98,3 +98,40 @@ fn a_partial_cname_chain_is_not_noerror() {
     let (code, out) = truth.run("dnsmasq");
     assert_eq!(code, 0, "{out}");
 }
+
+/// A firewall's `reject` is an ICMP error back to the sender: `unreachable`
+/// on the wire, told apart from the silence of `drop`.
+#[test]
+fn a_rejecting_firewall_is_unreachable_not_a_timeout() {
+    let text = r#"
+name: reject
+networks: { lan: 192.0.2.0/26, dc: 198.51.100.0/28 }
+nodes:
+  client: { interfaces: { lan: 192.0.2.10 } }
+  fw:
+    interfaces: { lan: 192.0.2.1, dc: 198.51.100.1 }
+    firewall:
+      udp_reject: { proto: udp, dport: 53, action: reject, family: ip }
+  root:
+    interfaces: { dc: 198.51.100.2 }
+    server: { name: a.root-servers.net, zones: ["."] }
+probes:
+  - ask: . NS
+    server: a.root-servers.net
+    transport: [udp, tcp]
+    timeout: 2s
+    expect: unreachable
+"#;
+    let path = std::env::temp_dir().join(format!("dnslab-test-reject-{}.yaml", std::process::id()));
+    std::fs::write(&path, text).unwrap();
+    let v = Variant(path);
+    let (code, out) = v.run("hickory");
+    // UDP: the ICMP error, at once. TCP passes the rule, and answers.
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("probe . NS @a.root-servers.net tcp port random: expected UNREACHABLE, got NOERROR"),
+        "{out}"
+    );
+    assert!(!out.contains("probe . NS @a.root-servers.net udp port random: expected"), "{out}");
+    assert!(out.contains("udp_reject = 1 packets matched (reject)"), "{out}");
+}

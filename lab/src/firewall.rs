@@ -62,6 +62,16 @@ impl std::fmt::Display for Ports {
     }
 }
 
+/// An address family a rule is limited to (`meta nfproto`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Family {
+    /// IPv4 only: `meta nfproto ipv4`.
+    Ip,
+    /// IPv6 only: `meta nfproto ipv6`.
+    Ip6,
+}
+
 /// A filter rule on forwarded traffic, counted in a named counter.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Filter {
@@ -72,6 +82,9 @@ pub struct Filter {
     pub sport: Option<Ports>,
     pub except_sport: Vec<u16>,
     pub action: Action,
+    /// Only this family; `None`: both (the table is `inet`).
+    #[serde(default)]
+    pub family: Option<Family>,
 }
 
 /// Source NAT for traffic leaving through `out_iface`, optionally into a
@@ -117,7 +130,12 @@ pub fn render(filters: &[Filter], snat: &[Snat]) -> Option<String> {
     if !filters.is_empty() {
         s += "  chain forward_filter {\n    type filter hook forward priority filter; policy accept;\n";
         for f in filters {
-            let _ = write!(s, "    meta l4proto {}", set(&f.protos));
+            let family = match f.family {
+                Some(Family::Ip) => "meta nfproto ipv4 ",
+                Some(Family::Ip6) => "meta nfproto ipv6 ",
+                None => "",
+            };
+            let _ = write!(s, "    {family}meta l4proto {}", set(&f.protos));
             if let Some(p) = f.dport {
                 let _ = write!(s, " th dport {p}");
             }
@@ -178,6 +196,7 @@ mod tests {
             sport: Some(Ports { lo: 1, hi: 1023 }),
             except_sport: vec![53],
             action: Action::Drop,
+            family: None,
         };
         let n = Snat {
             out_iface: "internet".into(),
@@ -190,5 +209,25 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("snat ip to 203.0.113.30:600-1023"), "{text}");
+    }
+
+    #[test]
+    fn a_rule_for_one_family_says_so() {
+        let f = |family| Filter {
+            name: "v6_dns_drop".into(),
+            protos: vec![L4::Udp],
+            dport: Some(Ports::one(53)),
+            sport: None,
+            except_sport: vec![],
+            action: Action::Reject,
+            family,
+        };
+        let text = render(&[f(Some(Family::Ip6))], &[]).unwrap();
+        assert!(
+            text.contains("meta nfproto ipv6 meta l4proto udp th dport 53 counter name \"v6_dns_drop\" reject with icmpx admin-prohibited"),
+            "{text}"
+        );
+        assert!(render(&[f(Some(Family::Ip))], &[]).unwrap().contains("meta nfproto ipv4 meta l4proto"));
+        assert!(!render(&[f(None)], &[]).unwrap().contains("nfproto"));
     }
 }

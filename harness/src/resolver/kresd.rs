@@ -9,7 +9,7 @@ use super::{spawn_logged, version_of, Kind, Running, Spec};
 const TEMPLATE: &str = include_str!("kresd.conf");
 
 pub(super) fn start(spec: &Spec) -> Result<Running, String> {
-    let hints: Vec<String> = spec.hints.iter().map(|(n, a)| format!("['{n}'] = '{a}'")).collect();
+    let hints = root_hints(spec.hints);
     let outgoing = if spec.addr.is_ipv4() {
         format!("net.outgoing_v4('{}')", spec.addr)
     } else {
@@ -31,7 +31,7 @@ pub(super) fn start(spec: &Spec) -> Result<Running, String> {
             ("ip4", spec.addr.is_ipv4().to_string()),
             ("ip6", spec.addr.is_ipv6().to_string()),
             ("outgoing", outgoing),
-            ("hints", hints.join(", ")),
+            ("hints", hints),
             ("access", access),
             ("local", local_rules(spec.local_zones)),
         ],
@@ -43,6 +43,18 @@ pub(super) fn start(spec: &Spec) -> Result<Running, String> {
     std::fs::create_dir_all(&rundir).map_err(|e| e.to_string())?;
     let (process, log, bin) = spawn_logged(spec, "kresd", &["-n", "-c", &conf.display().to_string(), &rundir.display().to_string()])?;
     Ok(Running::process(Kind::Kresd, version_of(&bin, &["--version"]), log, conf, process))
+}
+
+/// `hints.root{}`'s table: one entry per name, its addresses as a list. Two
+/// entries with one key (a server with an A and an AAAA) would keep only
+/// the last, and kresd would lose the other address.
+fn root_hints(hints: &[(hickory_proto::rr::Name, std::net::IpAddr)]) -> String {
+    let mut by_name: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for (n, a) in hints {
+        by_name.entry(n.to_string()).or_default().push(format!("'{a}'"));
+    }
+    let entries: Vec<String> = by_name.iter().map(|(n, a)| format!("['{n}'] = {{ {} }}", a.join(", "))).collect();
+    entries.join(", ")
 }
 
 /// `policy.ANSWER` rules for every name of the local zones (A, AAAA, PTR,
@@ -84,5 +96,22 @@ fn local_rules(zones: &[crate::zone::Zone]) -> String {
         "-- (none)".into()
     } else {
         out.join("\n")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn root_hints_list_every_address_of_a_name_under_one_key() {
+        let n = |s: &str| hickory_proto::rr::Name::from_ascii(s).unwrap();
+        let hints = [
+            (n("a.root-servers.net."), "203.0.113.1".parse().unwrap()),
+            (n("a.root-servers.net."), "2001:db8:1::1".parse().unwrap()),
+            (n("b.root-servers.net."), "203.0.113.2".parse().unwrap()),
+        ];
+        assert_eq!(
+            super::root_hints(&hints),
+            "['a.root-servers.net.'] = { '203.0.113.1', '2001:db8:1::1' }, ['b.root-servers.net.'] = { '203.0.113.2' }"
+        );
     }
 }

@@ -92,6 +92,8 @@ pub struct FirewallRule {
     pub sport: Option<S>,
     pub except_sport: Option<OneOrMany>,
     pub action: S,
+    /// `ip` or `ip6`: only that family; default both.
+    pub family: Option<S>,
 }
 
 #[derive(Deserialize, Debug)]
