@@ -12,6 +12,18 @@ use common::{eventually, host_state, netns_count};
 /// These tests compare machine-wide state; run them one at a time.
 static SERIAL: Mutex<()> = Mutex::new(());
 
+/// The host's state before a test, once no dnslab of an earlier step is
+/// still on its way out (a process ending is no leftover; one that stays
+/// 10 s is, and fails the test with what it is).
+fn quiet() -> (String, usize) {
+    let alive = || {
+        let o = std::process::Command::new("sh").args(["-c", "pgrep -af 'target/.*/dnslab ' | grep -v pgrep || true"]).output().unwrap();
+        String::from_utf8_lossy(&o.stdout).trim().to_string()
+    };
+    assert!(eventually(10, || alive().is_empty()), "a dnslab from an earlier test is still alive:\n{}", alive());
+    (host_state(), netns_count())
+}
+
 fn settled(before: &str, ns_before: usize) {
     assert!(eventually(3, || netns_count() <= ns_before), "namespaces left: {} > {ns_before}", netns_count());
     let after = host_state();
@@ -21,7 +33,7 @@ fn settled(before: &str, ns_before: usize) {
 #[test]
 fn a_run_leaves_nothing_and_changes_nothing() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let (before, ns) = (host_state(), netns_count());
+    let (before, ns) = quiet();
     let evidence = std::env::temp_dir().join(format!("dnslab-test-evidence-{}", std::process::id()));
     let out = common::run(&["run", "msft-lowport", "--resolver", "unbound", "--evidence", evidence.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
@@ -51,7 +63,7 @@ fn a_run_leaves_nothing_and_changes_nothing() {
 #[test]
 fn a_failed_run_exits_1_and_leaves_nothing() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let (before, ns) = (host_state(), netns_count());
+    let (before, ns) = quiet();
     let wrong = common::repo().join("tests/fixtures/wrong-expectation.yaml");
     let junit = std::env::temp_dir().join(format!("dnslab-test-junit-{}.xml", std::process::id()));
     let out = common::run(&["run", wrong.to_str().unwrap(), "--resolver", "hickory", "--junit", junit.to_str().unwrap()]);
@@ -77,7 +89,7 @@ fn a_failed_run_exits_1_and_leaves_nothing() {
 #[test]
 fn bad_input_exits_2_and_builds_nothing() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let (before, ns) = (host_state(), netns_count());
+    let (before, ns) = quiet();
     let bad = common::repo().join("tests/lint/unknown-key.yaml");
     let out = common::run(&["run", bad.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
@@ -86,7 +98,7 @@ fn bad_input_exits_2_and_builds_nothing() {
 }
 
 fn kill_mid_run(target: &str) {
-    let (before, ns) = (host_state(), netns_count());
+    let (before, ns) = quiet();
     let mut child = common::dnslab()
         .args(["run", "msft-lowport", "--resolver", "unbound"])
         .stdout(Stdio::null())
@@ -135,7 +147,7 @@ fn sigkill_of_the_supervisor_mid_run_leaves_nothing() {
 #[test]
 fn up_exec_down() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let (before, ns) = (host_state(), netns_count());
+    let (before, ns) = quiet();
     // Whatever happens below, the lab goes down.
     struct Down;
     impl Drop for Down {
@@ -189,7 +201,7 @@ fn up_exec_down() {
 #[test]
 fn two_runs_at_once_both_pass() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let (before, ns) = (host_state(), netns_count());
+    let (before, ns) = quiet();
     let spawn = || {
         common::dnslab()
             .args(["run", "msft-lowport", "--resolver", "unbound", "--format", "json"])
