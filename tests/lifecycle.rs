@@ -17,10 +17,17 @@ static SERIAL: Mutex<()> = Mutex::new(());
 /// 10 s is, and fails the test with what it is).
 fn quiet() -> (String, usize) {
     let alive = || {
-        let o = std::process::Command::new("sh").args(["-c", "pgrep -af 'target/.*/dnslab ' | grep -v pgrep || true"]).output().unwrap();
+        let o = std::process::Command::new("sh")
+            .args(["-c", "pgrep -af 'target/.*/dnslab ' | grep -v pgrep || true"])
+            .output()
+            .unwrap();
         String::from_utf8_lossy(&o.stdout).trim().to_string()
     };
-    assert!(eventually(10, || alive().is_empty()), "a dnslab from an earlier test is still alive:\n{}", alive());
+    assert!(
+        eventually(10, || alive().is_empty()),
+        "a dnslab from an earlier test is still alive:\n{}",
+        alive()
+    );
     (host_state(), netns_count())
 }
 
