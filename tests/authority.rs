@@ -43,16 +43,7 @@ fn up() -> Up {
     let s = harness::scenario::parse(std::path::Path::new("authority-wire.yaml"), SCENARIO).unwrap_or_else(|d| panic!("{d}"));
     let lab = lab::Lab::up(&s.topology(|_| None).unwrap()).unwrap();
     let log = Arc::new(Mutex::new(Vec::new()));
-    let mut servers = Vec::new();
-    for (node, sv) in s.servers() {
-        let zones = s.zones.iter().filter(|z| sv.zones.contains(&z.origin)).cloned().collect();
-        let addrs = node.interfaces.iter().flat_map(|(_, a)| a.clone()).collect();
-        let policy = harness::nameserver::Policy {
-            axfr: sv.axfr,
-            ..Default::default()
-        };
-        servers.push(harness::nameserver::start(&lab, &node.name, &sv.hostname, addrs, zones, policy, log.clone(), Instant::now()).unwrap());
-    }
+    let servers = harness::run::start_servers(&lab, &s, &log, Instant::now()).unwrap();
     let (ns1, root) = (s.address("ns1").unwrap(), s.address("root").unwrap());
     Up {
         _servers: servers,

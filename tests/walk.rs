@@ -31,12 +31,7 @@ fn iterative_walk_root_tld_leaf() {
     let s = scenario::load(&scenario::locate(&format!("{}/../scenarios/msft-lowport.yaml", env!("CARGO_MANIFEST_DIR")))).unwrap();
     let lab = lab::Lab::up(&s.topology(|_| None).unwrap()).unwrap();
     let log = Arc::new(Mutex::new(Vec::new()));
-    let mut servers = Vec::new();
-    for (node, sv) in s.servers() {
-        let zones = s.zones.iter().filter(|z| sv.zones.contains(&z.origin)).cloned().collect();
-        let addrs = node.interfaces.iter().flat_map(|(_, a)| a.clone()).collect();
-        servers.push(harness::nameserver::start(&lab, &node.name, &sv.hostname, addrs, zones, Default::default(), log.clone(), Instant::now()).unwrap());
-    }
+    let _servers = harness::run::start_servers(&lab, &s, &log, Instant::now()).unwrap();
     let root = s.root_hints()[0].1;
 
     // root -> com.: a referral with glue for a.gtld-servers.net

@@ -41,8 +41,9 @@ pub trait Progress: Send + Sync {
 }
 impl Progress for () {}
 
-/// Starts every authoritative server of the scenario in its node.
-fn start_servers(lab: &lab::Lab, scenario: &Scenario, log: &nameserver::Log, t0: Instant) -> Result<Vec<NameServer>, RunError> {
+/// Starts every authoritative server of the scenario in its node, each
+/// with its zones, lameness and transfer policy; `log` gets every query.
+pub fn start_servers(lab: &lab::Lab, scenario: &Scenario, log: &nameserver::Log, t0: Instant) -> Result<Vec<NameServer>, RunError> {
     let mut servers = Vec::new();
     // The root servers a lame server's upward referral names.
     let roots: std::collections::BTreeSet<Name> = scenario.root_hints().into_iter().map(|(n, _)| n).collect();
