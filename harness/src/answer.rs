@@ -377,6 +377,23 @@ mod tests {
         assert_eq!(Rcode::from(ResponseCode::BADVERS), Rcode::BadVers);
         assert_eq!(Rcode::from(ResponseCode::NXDomain), Rcode::NxDomain);
         assert_eq!(ede_name(22), "no-reachable-authority");
+    }
+
+    #[test]
+    fn socket_errors_map_to_the_outcome_a_dns_engineer_would_name() {
+        use std::io::{Error, ErrorKind as K};
+        let of = |k: K, t: Transport, connected: bool| Status::of_error(&Error::from(k), t, connected);
+        // A RST to the SYN, and one after the connection opened.
+        assert_eq!(of(K::ConnectionRefused, Transport::Tcp, false), Status::TcpRefused);
+        assert_eq!(of(K::ConnectionReset, Transport::Tcp, true), Status::TcpReset);
+        assert_eq!(of(K::UnexpectedEof, Transport::Tcp, true), Status::TcpReset);
+        // ICMP: port unreachable on a connected UDP socket, host or admin-prohibited.
+        assert_eq!(of(K::ConnectionRefused, Transport::Udp, false), Status::Unreachable);
+        assert_eq!(of(K::HostUnreachable, Transport::Tcp, false), Status::Unreachable);
+        assert_eq!(of(K::PermissionDenied, Transport::Udp, false), Status::Unreachable);
+        // The client's own trouble is never called unreachable.
+        assert_eq!(of(K::AddrNotAvailable, Transport::Udp, false), Status::Error);
+        assert_eq!(of(K::InvalidData, Transport::Tcp, true), Status::Error);
         assert_eq!(ede_name(99), "ede-99");
     }
 }
