@@ -93,6 +93,11 @@ impl Node {
     pub fn addrs(&self) -> impl Iterator<Item = IpAddr> + '_ {
         self.ifaces.iter().flat_map(|i| i.addrs.iter().map(|a| a.addr()))
     }
+    /// The node's first address of a family on a segment, if it has one.
+    fn addr_on(&self, segment: usize, v6: bool) -> Option<IpAddr> {
+        let iface = self.ifaces.iter().find(|i| i.segment == segment)?;
+        iface.addrs.iter().map(|a| a.addr()).find(|a| a.is_ipv6() == v6)
+    }
 }
 
 /// Collects nodes and segments, then [`Builder::build`] validates them all at
@@ -258,16 +263,20 @@ impl Builder {
     }
 }
 
-/// Breadth-first search over segments, passing only through forwarding
-/// nodes: every subnet the node is not on gets a route via the first router
-/// on the shortest path (`ip route add DEST via ROUTER dev IFACE`).
+/// Breadth-first search over segments, once per address family, passing only
+/// through forwarding nodes that have an address of that family on both the
+/// segment they are reached on and the one they lead to: every subnet of that
+/// family the node is not on gets a route via the first router on the
+/// shortest path (`ip route add DEST via ROUTER dev IFACE`). A node starts
+/// only from segments where it has an address of the family itself, so an
+/// IPv4-only node on a dual-stack segment gets no IPv6 routes it could not use.
 fn derive_routes(nodes: &[Node], segments: &[Segment], start: usize) -> Vec<Route> {
     let mut routes = Vec::new();
     for v6 in [false, true] {
         // segment -> (first-hop router address, device) on the way there
         let mut reached: BTreeMap<usize, Option<(IpAddr, String)>> = BTreeMap::new();
         let mut queue = VecDeque::new();
-        for i in &nodes[start].ifaces {
+        for i in nodes[start].ifaces.iter().filter(|i| i.has_family(v6)) {
             reached.insert(i.segment, None);
             queue.push_back(i.segment);
         }
@@ -276,17 +285,12 @@ fn derive_routes(nodes: &[Node], segments: &[Segment], start: usize) -> Vec<Rout
                 if n == start || !nodes[n].forward {
                     continue;
                 }
+                let Some(ingress) = nodes[n].addr_on(seg, v6) else { continue };
                 let hop = match &reached[&seg] {
-                    Some(h) => Some(h.clone()),
-                    None => nodes[n]
-                        .ifaces
-                        .iter()
-                        .find(|i| i.segment == seg)
-                        .and_then(|i| i.addrs.iter().find(|a| a.addr().is_ipv6() == v6))
-                        .map(|a| (a.addr(), segments[seg].name.clone())),
+                    Some(h) => h.clone(),
+                    None => (ingress, segments[seg].name.clone()),
                 };
-                let Some(hop) = hop else { continue };
-                for i in &nodes[n].ifaces {
+                for i in nodes[n].ifaces.iter().filter(|i| i.has_family(v6)) {
                     if let std::collections::btree_map::Entry::Vacant(e) = reached.entry(i.segment) {
                         e.insert(Some(hop.clone()));
                         queue.push_back(i.segment);
@@ -307,6 +311,13 @@ fn derive_routes(nodes: &[Node], segments: &[Segment], start: usize) -> Vec<Rout
     }
     routes.sort();
     routes
+}
+
+impl Iface {
+    /// Does the interface hold an address of this family (IPv6 when `v6`)?
+    fn has_family(&self, v6: bool) -> bool {
+        self.addrs.iter().any(|a| a.addr().is_ipv6() == v6)
+    }
 }
 
 #[cfg(test)]
@@ -340,6 +351,37 @@ mod tests {
         );
         assert_eq!(t.node("srv").unwrap().routes[0].via, ip("198.51.100.1"));
         assert!(t.node("fw").unwrap().routes.is_empty());
+    }
+
+    /// The incident behind this: an IPv4-only client on a segment that also
+    /// has an IPv6 subnet got `2001:db8:2::/64 via 2001:db8:1::1`, which the
+    /// kernel refused (`No route to host`: no IPv6 address on that link).
+    #[test]
+    fn routes_per_family_only_where_the_family_is() {
+        let mut b = Topology::builder();
+        b.segment("lan", &["192.0.2.0/24".parse().unwrap(), "2001:db8:1::/64".parse().unwrap()]);
+        b.segment("mid", &["198.51.100.0/24".parse().unwrap(), "2001:db8:2::/64".parse().unwrap()]);
+        b.segment("far", &["203.0.113.0/24".parse().unwrap(), "2001:db8:3::/64".parse().unwrap()]);
+        b.node("v4only").iface("lan", &[ip("192.0.2.10")]);
+        b.node("dual").iface("lan", &[ip("192.0.2.11"), ip("2001:db8:1::11")]);
+        b.node("r1")
+            .iface("lan", &[ip("192.0.2.1"), ip("2001:db8:1::1")])
+            .iface("mid", &[ip("198.51.100.1")])
+            .forward(true);
+        b.node("r2")
+            .iface("mid", &[ip("198.51.100.2"), ip("2001:db8:2::2")])
+            .iface("far", &[ip("203.0.113.2"), ip("2001:db8:3::2")])
+            .forward(true);
+        b.node("srv").iface("far", &[ip("203.0.113.10"), ip("2001:db8:3::10")]);
+        let t = b.build().unwrap();
+        let dests = |n: &str| t.node(n).unwrap().routes.iter().map(|r| r.dest.to_string()).collect::<Vec<_>>();
+        // r1 has no IPv6 on mid: IPv6 stops at r1, IPv4 goes through to far.
+        assert_eq!(dests("v4only"), ["198.51.100.0/24", "203.0.113.0/24"]);
+        assert_eq!(dests("dual"), ["198.51.100.0/24", "203.0.113.0/24"]);
+        // srv reaches lan over IPv4 only: r2 leads to mid, but r1 has no IPv6 there.
+        assert_eq!(dests("srv"), ["192.0.2.0/24", "198.51.100.0/24", "2001:db8:2::/64"]);
+        let via6: Vec<_> = t.node("srv").unwrap().routes.iter().filter(|r| r.via.is_ipv6()).map(|r| r.via).collect();
+        assert_eq!(via6, [ip("2001:db8:3::2")]);
     }
 
     #[test]
