@@ -169,6 +169,10 @@ impl Lab {
 
 type Built = (BTreeMap<String, Arc<Netns>>, Vec<Netns>);
 
+/// The first interface index given to a veth end: above `lo` (1) and each
+/// switch's bridge (2), which the kernel numbers itself.
+const FIRST_VETH_INDEX: u32 = 16;
+
 /// Runs on a dedicated thread: it enters each namespace in turn.
 fn build(topo: Topology) -> Result<(Built, Vec<(&'static str, Duration)>)> {
     let mut timings = Vec::new();
@@ -227,17 +231,24 @@ fn build(topo: Topology) -> Result<(Built, Vec<(&'static str, Duration)>)> {
         // Links: a veth pair between the two members, or one veth per member
         // from the segment's switch namespace.
         let mut veths: Vec<std::pin::Pin<Box<dyn std::future::Future<Output = Result<()>> + '_>>> = Vec::new();
+        // Every veth end gets an index of its own across the lab (see `link::veth`).
+        let mut next = FIRST_VETH_INDEX;
+        let mut pair = || {
+            let index = link::VethIndex { local: next, peer: next + 1 };
+            next += 2;
+            index
+        };
         for (si, seg) in topo.segments.iter().enumerate() {
             if let Some(b) = bridged.iter().position(|&s| s == si) {
                 for (k, &(n, _)) in seg.members.iter().enumerate() {
                     let port = format!("p{k}");
-                    let (h, ns, name, m) = (&switch_h[b], nodes[n].raw(), seg.name.clone(), bridge_idx[b]);
-                    veths.push(Box::pin(async move { link::veth(h, &port, &name, ns, Some(m)).await }));
+                    let (h, ns, name, m, index) = (&switch_h[b], nodes[n].raw(), seg.name.clone(), bridge_idx[b], pair());
+                    veths.push(Box::pin(async move { link::veth(h, &port, &name, ns, Some(m), index).await }));
                 }
             } else {
                 let [(a, _), (b, _)] = seg.members[..] else { unreachable!("two members") };
-                let (h, ns, name) = (&node_h[a], nodes[b].raw(), seg.name.clone());
-                veths.push(Box::pin(async move { link::veth(h, &name, &name, ns, None).await }));
+                let (h, ns, name, index) = (&node_h[a], nodes[b].raw(), seg.name.clone(), pair());
+                veths.push(Box::pin(async move { link::veth(h, &name, &name, ns, None, index).await }));
             }
         }
         try_join_all(veths).await?;

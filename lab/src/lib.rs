@@ -8,7 +8,7 @@
 //! | lab call | shell equivalent |
 //! |---|---|
 //! | [`Netns::create`] | `unshare --net` (held by fd; no `ip netns add` bind mount) |
-//! | `link::veth` | `ip link add A type veth peer name B netns N` |
+//! | `link::veth` | `ip link add A index I type veth peer name B index J netns N` |
 //! | `link::bridge` | `ip link add br type bridge` (in a hidden switch namespace) |
 //! | `link::address` | `ip addr add ADDR/LEN dev IF nodad` |
 //! | `link::route` | `ip route add NET via GW` |

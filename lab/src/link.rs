@@ -35,17 +35,36 @@ pub async fn bridge(h: &Handle) -> Result<()> {
         .map_err(Error::netlink("add bridge"))
 }
 
-/// `ip link add LOCAL [master br] type veth peer name PEER netns FD`, in one
-/// request. Both ends start down: asking for "up" in the same request fails
-/// with ENOTCONN, because a veth cannot open before its peer exists.
-pub async fn veth(h: &Handle, local: &str, peer: &str, peer_ns: RawFd, master: Option<u32>) -> Result<()> {
-    let peer_msg = LinkUnspec::new_with_name(peer).setns_by_fd(peer_ns).build();
+/// Interface indexes of the two ends of a veth, distinct from each other.
+#[derive(Debug, Clone, Copy)]
+pub struct VethIndex {
+    pub local: u32,
+    pub peer: u32,
+}
+
+/// `ip link add LOCAL index I [master br] type veth peer name PEER index J
+/// netns FD`, in one request. Both ends start down: asking for "up" in the
+/// same request fails with ENOTCONN, because a veth cannot open before its
+/// peer exists.
+///
+/// The indexes are ours, not the kernel's, because of linkwatch: a link
+/// whose index equals its peer's (each new namespace numbers from 2, so two
+/// fresh ends are both 2) counts as a plain device, and its carrier change
+/// waits in linkwatch's once-a-second batch. Until then the link is not
+/// running, IPv6 does not use it, and the first packet through a router
+/// waited a second for neighbour discovery. With the two indexes different
+/// the kernel treats the change as urgent and applies it at once.
+pub async fn veth(h: &Handle, local: &str, peer: &str, peer_ns: RawFd, master: Option<u32>, index: VethIndex) -> Result<()> {
+    let mut peer_msg = LinkUnspec::new_with_name(peer).setns_by_fd(peer_ns).build();
+    peer_msg.header.index = index.peer;
     let mut b = LinkVeth::new(local, peer).set_info_data(InfoData::Veth(InfoVeth::Peer(peer_msg)));
     if let Some(m) = master {
         b = b.controller(m);
     }
+    let mut msg = b.build();
+    msg.header.index = index.local;
     h.link()
-        .add(b.build())
+        .add(msg)
         .execute()
         .await
         .map_err(Error::netlink(format!("add veth {local} <-> {peer}")))
