@@ -14,7 +14,7 @@ pub(super) fn start(spec: &Spec) -> Result<Running, String> {
         "--no-resolv".into(),
         "--no-hosts".into(),
         "--bind-interfaces".into(),
-        format!("--listen-address={}", spec.addr),
+        format!("--listen-address={}", spec.addrs.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(",")),
         "--port=53".into(),
         "--user=root".into(),
         format!("--pid-file={}/dnsmasq.pid", spec.dir.display()),

@@ -2,7 +2,8 @@
 //! its node by hickory-server. It runs on a thread inside the node (the
 //! recursor opens sockets lazily, so its runtime must live there), and a
 //! [`RuntimeProvider`] of ours picks the source address and port of every
-//! upstream socket, which is how `source_ports` is honoured.
+//! upstream socket, which is how `source_ports` is honoured. It listens on
+//! every address of its node and sends from the first of each family.
 
 use std::future::Future;
 use std::io;
@@ -31,12 +32,13 @@ use crate::zone::Zone;
 /// must end sooner, as SERVFAIL.
 const RESOLVE_BOUND: Duration = Duration::from_secs(4);
 
-/// Binds every upstream socket to the node's address and a port from the
-/// scenario's range (or the kernel's choice).
+/// Binds every upstream socket to the node's first address of the server's
+/// family and a port from the scenario's range (or the kernel's choice).
 #[derive(Clone)]
 struct PortPicker {
     inner: TokioRuntimeProvider,
-    src: IpAddr,
+    src4: Option<IpAddr>,
+    src6: Option<IpAddr>,
     ports: Option<Ports>,
 }
 
@@ -45,6 +47,14 @@ impl PortPicker {
         match self.ports {
             Some(p) => rand::rng().random_range(p.lo..=p.hi),
             None => suggested,
+        }
+    }
+    /// The source address towards `server`; with none of its family the
+    /// unspecified one, and the kernel says the network is unreachable.
+    fn src(&self, server: SocketAddr) -> IpAddr {
+        match server {
+            SocketAddr::V4(_) => self.src4.unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)),
+            SocketAddr::V6(_) => self.src6.unwrap_or(IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED)),
         }
     }
 }
@@ -66,11 +76,11 @@ impl RuntimeProvider for PortPicker {
         timeout: Option<Duration>,
     ) -> Pin<Box<dyn Send + Future<Output = Result<Self::Tcp, io::Error>>>> {
         let port = if self.ports.is_some() { self.port(0) } else { 0 };
-        self.inner.connect_tcp(server, Some(SocketAddr::new(self.src, port)), timeout)
+        self.inner.connect_tcp(server, Some(SocketAddr::new(self.src(server), port)), timeout)
     }
 
     fn bind_udp(&self, local: SocketAddr, server: SocketAddr) -> Pin<Box<dyn Send + Future<Output = Result<Self::Udp, io::Error>>>> {
-        self.inner.bind_udp(SocketAddr::new(self.src, self.port(local.port())), server)
+        self.inner.bind_udp(SocketAddr::new(self.src(server), self.port(local.port())), server)
     }
 }
 
@@ -137,7 +147,7 @@ pub(super) fn start(spec: &Spec) -> Result<Running, String> {
     if roots.is_empty() {
         return Err("the scenario has no server for the root zone `.`".into());
     }
-    let (addr, ports) = (spec.addr, spec.source_ports);
+    let (addrs, src4, src6, ports) = (spec.addrs.to_vec(), spec.v4(), spec.v6(), spec.source_ports);
     let (allow, local) = (spec.allow.to_vec(), spec.local_zones.to_vec());
     let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<(), String>>();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -148,7 +158,8 @@ pub(super) fn start(spec: &Spec) -> Result<Running, String> {
             rt.block_on(async move {
                 let provider = PortPicker {
                     inner: TokioRuntimeProvider::new(),
-                    src: addr,
+                    src4,
+                    src6,
                     ports,
                 };
                 // The default deny list holds every documentation range the lab uses.
@@ -161,14 +172,20 @@ pub(super) fn start(spec: &Spec) -> Result<Running, String> {
                     Err(e) => return drop(ready_tx.send(Err(e.to_string()))),
                 };
                 let mut server = hickory_server::Server::new(Front { recursor, allow, local });
-                let bound = async {
-                    server.register_socket(tokio::net::UdpSocket::bind((addr, 53)).await?);
-                    server.register_listener(tokio::net::TcpListener::bind((addr, 53)).await?, Duration::from_secs(5), 32);
-                    Ok::<_, io::Error>(())
+                let mut bound = Ok(());
+                for &addr in &addrs {
+                    let listen = async {
+                        server.register_socket(tokio::net::UdpSocket::bind((addr, 53)).await?);
+                        server.register_listener(tokio::net::TcpListener::bind((addr, 53)).await?, Duration::from_secs(5), 32);
+                        Ok::<_, io::Error>(())
+                    };
+                    if let Err(e) = listen.await {
+                        bound = Err(format!("cannot listen on {}: {e}", SocketAddr::new(addr, 53)));
+                        break;
+                    }
                 }
-                .await;
                 let ok = bound.is_ok();
-                let _ = ready_tx.send(bound.map_err(|e| format!("cannot listen on {addr}:53: {e}")));
+                let _ = ready_tx.send(bound);
                 if ok {
                     let _ = stopped.await;
                 }

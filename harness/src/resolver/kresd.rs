@@ -1,5 +1,7 @@
 //! Knot Resolver kresd (Debian `knot-resolver`), in the foreground with a
 //! private Lua config rendered from `kresd.conf` and a private cache dir.
+//! It listens on every address of its node and sends over each family the
+//! node has (`net.ipv6`, `net.outgoing_v6`).
 //! It has no source port knob: the node's `ip_local_port_range` gives its
 //! ports (UDP, and its TCP fallback too). It has no lab timeout knob either:
 //! it gives up after 13-18 s on its own.
@@ -10,11 +12,9 @@ const TEMPLATE: &str = include_str!("kresd.conf");
 
 pub(super) fn start(spec: &Spec) -> Result<Running, String> {
     let hints = root_hints(spec.hints);
-    let outgoing = if spec.addr.is_ipv4() {
-        format!("net.outgoing_v4('{}')", spec.addr)
-    } else {
-        format!("net.outgoing_v6('{}')", spec.addr)
-    };
+    let listen: Vec<String> = spec.addrs.iter().map(|a| format!("net.listen('{a}', 53, {{ kind = 'dns' }})")).collect();
+    let mut outgoing: Vec<String> = spec.v4().map(|a| format!("net.outgoing_v4('{a}')")).into_iter().collect();
+    outgoing.extend(spec.v6().map(|a| format!("net.outgoing_v6('{a}')")));
     let access = if spec.allow.is_empty() {
         "-- (anyone)".to_string()
     } else {
@@ -27,10 +27,10 @@ pub(super) fn start(spec: &Spec) -> Result<Running, String> {
         TEMPLATE,
         &[
             ("node", spec.node.to_string()),
-            ("addr", spec.addr.to_string()),
-            ("ip4", spec.addr.is_ipv4().to_string()),
-            ("ip6", spec.addr.is_ipv6().to_string()),
-            ("outgoing", outgoing),
+            ("listen", listen.join("\n")),
+            ("ip4", spec.v4().is_some().to_string()),
+            ("ip6", spec.v6().is_some().to_string()),
+            ("outgoing", outgoing.join("\n")),
             ("hints", hints),
             ("access", access),
             ("local", local_rules(spec.local_zones)),

@@ -28,8 +28,12 @@ use crate::zone::Zone;
 pub struct Spec<'a> {
     pub lab: &'a lab::Lab,
     pub node: &'a str,
-    /// Where it listens (port 53) and sends from.
+    /// The address it is first asked on (readiness checks use it).
     pub addr: IpAddr,
+    /// Every address of its node, `addr` among them: it listens on port 53
+    /// of each and sends upstream from the first of each family, so a
+    /// dual-stack node resolves over both IPv4 and IPv6.
+    pub addrs: &'a [IpAddr],
     /// Root server host names and addresses.
     pub hints: &'a [(Name, IpAddr)],
     /// Source ports it must use itself, when the scenario says so.
@@ -42,6 +46,21 @@ pub struct Spec<'a> {
     pub allow: &'a [IpNet],
     /// Zones it answers itself, never asking upstream.
     pub local_zones: &'a [Zone],
+}
+
+impl Spec<'_> {
+    /// The node's first IPv4 address, if it has one.
+    pub fn v4(&self) -> Option<IpAddr> {
+        self.addrs.iter().copied().find(IpAddr::is_ipv4)
+    }
+    /// The node's first IPv6 address, if it has one.
+    pub fn v6(&self) -> Option<IpAddr> {
+        self.addrs.iter().copied().find(IpAddr::is_ipv6)
+    }
+    /// The node's addresses of one family (IPv6 when `v6`).
+    pub fn of_family(&self, v6: bool) -> impl Iterator<Item = IpAddr> + '_ {
+        self.addrs.iter().copied().filter(move |a| a.is_ipv6() == v6)
+    }
 }
 
 /// A started resolver. Dropping it stops it.
@@ -273,7 +292,22 @@ mod tests {
             include_str!("kresd.conf"),
         ] {
             let vars = [
-                "node", "dir", "addr", "ip4", "ip6", "ports", "listen4", "listen6", "source4", "source6", "outgoing", "hints", "access", "local",
+                "node",
+                "dir",
+                "addr",
+                "interfaces",
+                "listen",
+                "ip4",
+                "ip6",
+                "ports",
+                "listen4",
+                "listen6",
+                "source4",
+                "source6",
+                "outgoing",
+                "hints",
+                "access",
+                "local",
             ];
             let filled = render(t, &vars.map(|v| (v, "X".to_string())));
             // No `{word}` left: every placeholder has a value.

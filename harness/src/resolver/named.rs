@@ -1,6 +1,8 @@
 //! BIND 9 named (Debian `bind9`), in the foreground (`-g`, logging to
 //! stderr) with a private config rendered from `named.conf`. Source ports:
-//! its own `use-v4-udp-ports`/`avoid-v4-udp-ports`. It has no lab timeout
+//! its own `use-v4-udp-ports`/`avoid-v4-udp-ports` and the v6 pair. It
+//! listens on every address of its node; `-4` or `-6` only where the node has
+//! one family. It has no lab timeout
 //! knob: it gives up on a dead server after about 10 s on its own.
 
 use super::{hints_file, spawn_logged, version_of, Kind, Running, Spec};
@@ -9,10 +11,13 @@ const TEMPLATE: &str = include_str!("named.conf");
 
 pub(super) fn start(spec: &Spec) -> Result<Running, String> {
     hints_file(spec)?;
-    let (v4, v6) = (spec.addr.is_ipv4(), spec.addr.is_ipv6());
+    let (v4, v6) = (spec.v4(), spec.v6());
     let ports = match spec.source_ports {
-        Some(p) if v4 => format!("    use-v4-udp-ports {{ range {} {}; }};\n    avoid-v4-udp-ports {{ }};", p.lo, p.hi),
-        Some(p) => format!("    use-v6-udp-ports {{ range {} {}; }};\n    avoid-v6-udp-ports {{ }};", p.lo, p.hi),
+        Some(p) => format!(
+            "    use-v4-udp-ports {{ range {lo} {hi}; }};\n    avoid-v4-udp-ports {{ }};\n    use-v6-udp-ports {{ range {lo} {hi}; }};\n    avoid-v6-udp-ports {{ }};",
+            lo = p.lo,
+            hi = p.hi
+        ),
         None => "    // (named's default: the node's ephemeral range)".into(),
     };
     let access = if spec.allow.is_empty() {
@@ -25,15 +30,24 @@ pub(super) fn start(spec: &Spec) -> Result<Running, String> {
         .into_iter()
         .map(|(origin, file)| format!("zone \"{origin}\" {{ type primary; file \"{}\"; }};", file.display()))
         .collect();
+    let listen = |v6: bool| {
+        let list: Vec<String> = spec.of_family(v6).map(|a| format!("{a};")).collect();
+        if list.is_empty() {
+            "none;".to_string()
+        } else {
+            list.join(" ")
+        }
+    };
+    let source = |a: Option<std::net::IpAddr>| a.map_or("*".to_string(), |a| a.to_string());
     let config = super::render(
         TEMPLATE,
         &[
             ("node", spec.node.to_string()),
             ("dir", spec.dir.display().to_string()),
-            ("listen4", if v4 { spec.addr.to_string() } else { "none".into() }),
-            ("listen6", if v6 { spec.addr.to_string() } else { "none".into() }),
-            ("source4", if v4 { spec.addr.to_string() } else { "*".into() }),
-            ("source6", if v6 { spec.addr.to_string() } else { "*".into() }),
+            ("listen4", listen(false)),
+            ("listen6", listen(true)),
+            ("source4", source(v4)),
+            ("source6", source(v6)),
             ("ports", ports),
             ("access", access),
             ("local", local.join("\n")),
@@ -41,7 +55,15 @@ pub(super) fn start(spec: &Spec) -> Result<Running, String> {
     );
     let conf = spec.dir.join("named.conf");
     std::fs::write(&conf, config).map_err(|e| e.to_string())?;
-    let family = if v4 { "-4" } else { "-6" };
-    let (process, log, bin) = spawn_logged(spec, "named", &["-g", family, "-c", &conf.display().to_string()])?;
+    let conf_arg = conf.display().to_string();
+    // -4 or -6 only on a single-stack node: a dual-stack one uses both.
+    let mut args = vec!["-g"];
+    match (v4, v6) {
+        (Some(_), None) => args.push("-4"),
+        (None, Some(_)) => args.push("-6"),
+        _ => {}
+    }
+    args.extend(["-c", &conf_arg]);
+    let (process, log, bin) = spawn_logged(spec, "named", &args)?;
     Ok(Running::process(Kind::Named, version_of(&bin, &["-v"]), log, conf, process))
 }

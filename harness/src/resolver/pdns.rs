@@ -1,7 +1,9 @@
 //! PowerDNS Recursor (Debian `pdns-recursor`), in the foreground with a
 //! private `recursor.conf` rendered from `pdns.conf`. Source ports:
 //! `udp-source-port-min/max`, which it refuses below 1024 (the scenario lint
-//! `resolver-cannot` says so; behind a NAT is how to show it).
+//! `resolver-cannot` says so; behind a NAT is how to show it). It listens on
+//! every address of its node and sends from the first of each family
+//! (`query-local-address`).
 
 use super::{hints_file, spawn_logged, version_of, Kind, Running, Spec};
 
@@ -28,7 +30,8 @@ pub(super) fn start(spec: &Spec) -> Result<Running, String> {
         &[
             ("node", spec.node.to_string()),
             ("dir", spec.dir.display().to_string()),
-            ("addr", spec.addr.to_string()),
+            ("addr", join(spec.addrs.iter().copied())),
+            ("outgoing", join([spec.v4(), spec.v6()].into_iter().flatten())),
             ("ports", ports),
             ("access", access),
             ("local", local.join(",")),
@@ -38,4 +41,8 @@ pub(super) fn start(spec: &Spec) -> Result<Running, String> {
     std::fs::write(&conf, config).map_err(|e| e.to_string())?;
     let (process, log, bin) = spawn_logged(spec, "pdns_recursor", &[&format!("--config-dir={}", spec.dir.display())])?;
     Ok(Running::process(Kind::Pdns, version_of(&bin, &["--version"]), log, conf, process))
+}
+
+fn join(addrs: impl Iterator<Item = std::net::IpAddr>) -> String {
+    addrs.map(|a| a.to_string()).collect::<Vec<_>>().join(", ")
 }

@@ -1,5 +1,7 @@
 //! unbound (Debian `unbound`), run in the foreground in its node with a
-//! private config rendered from `unbound.conf`. Its own port knob
+//! private config rendered from `unbound.conf`. It listens on every address
+//! of its node and sends over each family the node has (`do-ip6: yes` only
+//! where it has IPv6). Its own port knob
 //! (`outgoing-port-avoid` + `outgoing-port-permit`) gives the source ports;
 //! it ignores the node's `ip_local_port_range`.
 
@@ -30,9 +32,9 @@ pub(super) fn start(spec: &Spec) -> Result<Running, String> {
         &[
             ("node", spec.node.to_string()),
             ("dir", spec.dir.display().to_string()),
-            ("addr", spec.addr.to_string()),
-            ("ip4", if spec.addr.is_ipv4() { "yes" } else { "no" }.into()),
-            ("ip6", if spec.addr.is_ipv6() { "yes" } else { "no" }.into()),
+            ("interfaces", interfaces(spec)),
+            ("ip4", yes_no(spec.v4().is_some())),
+            ("ip6", yes_no(spec.v6().is_some())),
             ("ports", ports),
             ("access", access),
             ("local", if local.is_empty() { "    # (none)".into() } else { local.join("\n") }),
@@ -42,4 +44,17 @@ pub(super) fn start(spec: &Spec) -> Result<Running, String> {
     std::fs::write(&conf, config).map_err(|e| e.to_string())?;
     let (process, log, bin) = spawn_logged(spec, "unbound", &["-d", "-c", &conf.display().to_string()])?;
     Ok(Running::process(Kind::Unbound, version_of(&bin, &["-V"]), log, conf, process))
+}
+
+/// `interface:` for every address, `outgoing-interface:` for the first of
+/// each family (unbound picks among several at random; one keeps the
+/// source address of every upstream query predictable).
+fn interfaces(spec: &Spec) -> String {
+    let listen = spec.addrs.iter().map(|a| format!("    interface: {a}"));
+    let out = [spec.v4(), spec.v6()].into_iter().flatten().map(|a| format!("    outgoing-interface: {a}"));
+    listen.chain(out).collect::<Vec<_>>().join("\n")
+}
+
+fn yes_no(b: bool) -> String {
+    if b { "yes" } else { "no" }.to_string()
 }
