@@ -14,7 +14,7 @@ use crate::dns::dotless;
 use crate::ladder::{self, esc};
 use crate::outcome::{Outcome, QueryResult};
 use crate::report::RunReport;
-use crate::scenario::values::Transport;
+use crate::scenario::values::transport_on;
 use crate::scenario::{Node, Scenario};
 
 const STYLE: &str = "body{font-family:sans-serif;margin:24px;color:#222;max-width:1400px}
@@ -62,24 +62,37 @@ fn matrix(rep: &RunReport) -> String {
     h.push_str("</tr>");
     // Rows in the scenario's order, as the first run had them; a kind that
     // does not run on a node shows a grey cell.
-    let mut rows: Vec<(&str, &str, &str, &str, Transport)> = Vec::new();
+    let mut rows: Vec<(&str, &str, &str, &str, String)> = Vec::new();
     for o in &rep.runs {
         for q in &o.queries {
-            let row = (q.from.as_str(), q.resolver.as_str(), q.qname.as_str(), q.qtype.as_str(), q.transport);
+            let row = (
+                q.from.as_str(),
+                q.resolver.as_str(),
+                q.qname.as_str(),
+                q.qtype.as_str(),
+                transport_on(q.transport, q.resolver_addr.is_ipv6()),
+            );
             if !rows.contains(&row) {
                 rows.push(row);
             }
         }
     }
-    for (from, via, qname, qtype, transport) in rows {
-        fn asked<'o>(o: &'o Outcome, row: (&str, &str, &str, &str, Transport)) -> Vec<&'o QueryResult> {
+    for row in &rows {
+        /// The queries of one matrix row: `udp` and `udp6` are rows of their own.
+        fn asked<'o>(o: &'o Outcome, row: &(&str, &str, &str, &str, String)) -> Vec<&'o QueryResult> {
             let (from, via, qname, qtype, transport) = row;
             o.queries
                 .iter()
-                .filter(|q| q.from == from && q.resolver == via && q.qname == qname && q.qtype == qtype && q.transport == transport)
+                .filter(|q| {
+                    q.from == *from
+                        && q.resolver == *via
+                        && q.qname == *qname
+                        && q.qtype == *qtype
+                        && transport_on(q.transport, q.resolver_addr.is_ipv6()) == *transport
+                })
                 .collect()
         }
-        let row = (from, via, qname, qtype, transport);
+        let (from, via, qname, qtype, transport) = row;
         // One expectation for every kind, or each kind's own (`NODE@KIND`).
         let mut expects: Vec<String> = rep.runs.iter().flat_map(|o| asked(o, row)).map(|q| q.verdict.expect.to_string()).collect();
         expects.sort();
@@ -135,7 +148,7 @@ fn probes(rep: &RunReport) -> String {
             esc(&p.server),
             esc(dotless(&p.qname)),
             esc(&p.qtype),
-            p.transport,
+            transport_on(p.transport, p.server_addr.is_ipv6()),
             p.source_port,
             if p.verdict.ok { "ok" } else { "bad" },
             esc(&p.verdict.outcome),

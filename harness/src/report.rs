@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::dns::dotless;
 use crate::outcome::{Judged, Outcome};
-use crate::scenario::values::Transport;
+use crate::scenario::values::{transport_on, Transport};
 
 /// Everything one `dnslab run` produced: the JSON output's shape.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -77,7 +77,7 @@ pub fn text(o: &Outcome) -> String {
                 p.from.clone(),
                 p.server.clone(),
                 format!("{} {}", dotless(&p.qname), p.qtype),
-                p.transport.to_string(),
+                transport_on(p.transport, p.server_addr.is_ipv6()),
                 port,
                 p.verdict.outcome.clone(),
                 ms(p.elapsed_ms),
@@ -105,7 +105,11 @@ pub fn text(o: &Outcome) -> String {
                 .unwrap_or_else(|| "default".into());
             rows.push(vec![
                 q.from.clone(),
-                q.resolver.clone(),
+                if q.resolver_addr.is_ipv6() {
+                    format!("{} (IPv6)", q.resolver)
+                } else {
+                    q.resolver.clone()
+                },
                 ports,
                 format!("{} {}", dotless(&q.qname), q.qtype),
                 q.verdict.outcome.clone() + &ede(&q.reply),
@@ -168,7 +172,7 @@ pub fn text(o: &Outcome) -> String {
             rows.push(vec![
                 format!("  {}", u.server),
                 format!("{} {}", dotless(&u.qname), u.qtype),
-                u.transport.to_string(),
+                transport_on(u.transport, u.ipv6),
                 format!("{} -> {}", u.port_class, u.seen_as.map_or("-".to_string(), |c| c.to_string())),
                 format!("sent {}", u.sent),
                 if u.lost > 0 { format!("LOST {}", u.lost) } else { "lost 0".into() },
@@ -334,7 +338,7 @@ pub fn junit(rep: &RunReport) -> String {
                 dotless(&p.qname),
                 p.qtype,
                 p.server,
-                p.transport,
+                transport_on(p.transport, p.server_addr.is_ipv6()),
                 p.requested_port
             );
             case(name, p.verdict.ok, p.verdict.against(), p.elapsed_ms);
@@ -342,7 +346,8 @@ pub fn junit(rep: &RunReport) -> String {
         for q in o.queries.iter().filter(|q| !q.verdict.expect.is_empty()) {
             // Named as before for UDP, the default, so CI history lines up.
             let tcp = if q.transport == Transport::Tcp { " tcp" } else { "" };
-            let name = format!("{} {} {}{tcp}", q.resolver, dotless(&q.qname), q.qtype);
+            let ipv6 = if q.resolver_addr.is_ipv6() { " ipv6" } else { "" };
+            let name = format!("{} {} {}{tcp}{ipv6}", q.resolver, dotless(&q.qname), q.qtype);
             case(name, q.verdict.ok, q.verdict.against(), q.elapsed_ms);
         }
         for r in o.rates.iter().filter(|r| !r.expect.is_empty()) {

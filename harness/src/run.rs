@@ -100,12 +100,13 @@ fn start_resolver(lab: &lab::Lab, scenario: &Scenario, node: &str, kind: Kind, d
     let ndir = dir.path.join(node);
     std::fs::create_dir_all(&ndir).map_err(|e| format!("{}: {e}", ndir.display()))?;
     let r = scenario.node(node).and_then(|n| n.resolver.as_ref()).expect("a resolver node");
-    let addr = scenario.address(node).ok_or("the node has no address")?;
+    let addrs = scenario.addresses(node);
+    let addr = *addrs.first().ok_or("the node has no address")?;
     // A resolver that limits who may ask still serves its own node: the
     // readiness checks ask from there.
     let allow: Vec<ipnet::IpNet> = match r.allow.is_empty() {
         true => vec![],
-        false => r.allow.iter().copied().chain([ipnet::IpNet::from(addr)]).collect(),
+        false => r.allow.iter().copied().chain(addrs.iter().map(|&a| ipnet::IpNet::from(a))).collect(),
     };
     let spec = resolver::Spec {
         allow: &allow,
@@ -113,6 +114,7 @@ fn start_resolver(lab: &lab::Lab, scenario: &Scenario, node: &str, kind: Kind, d
         lab,
         node,
         addr,
+        addrs: &addrs,
         hints: &scenario.root_hints(),
         source_ports: scenario.node(node).and_then(|n| n.resolver.as_ref()).and_then(|r| r.source_ports),
         forwards: &scenario.forwards(),
@@ -434,7 +436,7 @@ fn run_probes(lab: &lab::Lab, probes: &[Probe]) -> Result<Vec<ProbeResult>, RunE
 fn run_queries(lab: &lab::Lab, scenario: &Scenario, kind: Kind) -> Result<Vec<QueryResult>, RunError> {
     let mut lanes: BTreeMap<String, Lane> = BTreeMap::new();
     for (i, q) in scenario.queries.iter().enumerate().filter(|(_, q)| scenario.runs_kind(&q.via, kind)) {
-        let Some(server) = scenario.address(&q.via) else { continue };
+        let server = q.to;
         let ask = Ask {
             stub: q.stub,
             transport: q.transport,
@@ -458,6 +460,7 @@ fn run_queries(lab: &lab::Lab, scenario: &Scenario, kind: Kind) -> Result<Vec<Qu
         results[i] = Some(QueryResult {
             from: q.from.clone(),
             resolver: q.via.clone(),
+            resolver_addr: q.to,
             kind,
             transport: q.transport,
             stub: q.stub,

@@ -85,8 +85,9 @@ pub struct ProbeResult {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct QueryResult {
     pub from: String,
-    /// The resolver node asked.
+    /// The resolver node asked, and the address it was asked on.
     pub resolver: String,
+    pub resolver_addr: IpAddr,
     pub kind: Kind,
     pub qname: String,
     pub qtype: String,
@@ -191,6 +192,9 @@ pub struct Upstream {
     pub qname: String,
     pub qtype: String,
     pub transport: Transport,
+    /// Sent to the server's IPv6 address (`udp6`, `tcp6` in reports).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ipv6: bool,
     /// Port class as the resolver sent it (before any NAT).
     pub port_class: PortClass,
     /// Port class as the server saw it (after NAT); absent if none arrived.
@@ -226,27 +230,28 @@ impl Outcome {
 /// Groups what a resolver sent against what the servers received.
 /// `host_of` names the server at an address.
 pub fn upstream(sent: &[Sent], received: &[&Received], host_of: impl Fn(IpAddr) -> String) -> Vec<Upstream> {
-    let mut groups: BTreeMap<(String, String, String, Transport, PortClass), Upstream> = BTreeMap::new();
-    let mut ports: BTreeMap<(String, String, String, Transport), BTreeSet<u16>> = BTreeMap::new();
-    let mut connects: BTreeMap<(String, PortClass), u32> = BTreeMap::new();
+    let mut groups: BTreeMap<(String, String, String, Transport, bool, PortClass), Upstream> = BTreeMap::new();
+    let mut ports: BTreeMap<(String, String, String, Transport, bool), BTreeSet<u16>> = BTreeMap::new();
+    let mut connects: BTreeMap<(String, bool, PortClass), u32> = BTreeMap::new();
     let matched = match_arrivals(sent, received, &host_of);
     for (si, s) in sent.iter().enumerate() {
         let server = host_of(s.dst);
-        let class = PortClass::of(s.sport);
+        let (class, ipv6) = (PortClass::of(s.sport), s.dst.is_ipv6());
         if s.syn {
-            *connects.entry((server, class)).or_default() += 1;
+            *connects.entry((server, ipv6, class)).or_default() += 1;
             continue;
         }
         let (qname, qtype) = (s.qname.clone().unwrap_or_default(), s.qtype.clone().unwrap_or_default());
         let qname = if qname.is_empty() { ".".to_string() } else { qname };
         let arrived = matched[si].map(|ri| received[ri]);
         let g = groups
-            .entry((server.clone(), qname.to_lowercase(), qtype.clone(), s.transport, class))
+            .entry((server.clone(), qname.to_lowercase(), qtype.clone(), s.transport, ipv6, class))
             .or_insert_with(|| Upstream {
                 server,
                 qname: qname.to_lowercase(),
                 qtype,
                 transport: s.transport,
+                ipv6,
                 port_class: class,
                 seen_as: None,
                 sent: 0,
@@ -256,7 +261,7 @@ pub fn upstream(sent: &[Sent], received: &[&Received], host_of: impl Fn(IpAddr) 
             });
         g.sent += 1;
         ports
-            .entry((g.server.clone(), g.qname.clone(), g.qtype.clone(), g.transport))
+            .entry((g.server.clone(), g.qname.clone(), g.qtype.clone(), g.transport, g.ipv6))
             .or_default()
             .insert(s.sport);
         match arrived {
@@ -268,13 +273,13 @@ pub fn upstream(sent: &[Sent], received: &[&Received], host_of: impl Fn(IpAddr) 
     // Ports per question (all classes together: a retry may change class).
     for u in &mut out {
         u.ports_used = ports
-            .get(&(u.server.clone(), u.qname.clone(), u.qtype.clone(), u.transport))
+            .get(&(u.server.clone(), u.qname.clone(), u.qtype.clone(), u.transport, u.ipv6))
             .map_or(0, |p| p.len() as u32);
     }
-    for ((server, class), n) in connects {
+    for ((server, ipv6, class), n) in connects {
         match out
             .iter_mut()
-            .find(|u| u.server == server && u.transport == Transport::Tcp && u.port_class == class)
+            .find(|u| u.server == server && u.transport == Transport::Tcp && u.ipv6 == ipv6 && u.port_class == class)
         {
             Some(u) => u.tcp_connects += n,
             None => out.push(Upstream {
@@ -282,6 +287,7 @@ pub fn upstream(sent: &[Sent], received: &[&Received], host_of: impl Fn(IpAddr) 
                 qname: "(no query: connection never opened)".into(),
                 qtype: String::new(),
                 transport: Transport::Tcp,
+                ipv6,
                 port_class: class,
                 seen_as: None,
                 sent: 0,

@@ -8,7 +8,7 @@ use std::net::{IpAddr, SocketAddr};
 use super::{matches_template, Outcome, QueryResult};
 use crate::answer::{Reply, Rr};
 use crate::dns::PortClass;
-use crate::scenario::values::Transport;
+use crate::scenario::values::{transport_on, Transport};
 
 /// Coarse buckets for times, so snapshots survive a slow machine.
 pub fn time_bucket(ms: u64) -> &'static str {
@@ -72,7 +72,7 @@ impl Outcome {
                     p.qname,
                     p.qtype,
                     p.server,
-                    p.transport,
+                    transport_on(p.transport, p.server_addr.is_ipv6()),
                     p.requested_port,
                     port_label(p.source_port),
                     answer(&p.reply, &p.verdict.outcome),
@@ -96,7 +96,7 @@ impl Outcome {
                     q.resolver,
                     q.qname,
                     q.qtype,
-                    q.transport,
+                    transport_on(q.transport, q.resolver_addr.is_ipv6()),
                     answer(&q.reply, &q.verdict.outcome),
                     if q.verdict.ok { "" } else { "  << UNEXPECTED" }
                 )
@@ -166,11 +166,17 @@ impl Outcome {
             .iter()
             .map(|(node, r)| {
                 // One line per server group, name and port class, before bucketing.
-                type Key = (String, String, String, Transport, PortClass);
+                type Key = (String, String, String, String, PortClass);
                 let mut sums: BTreeMap<Key, (u32, u32, BTreeSet<PortClass>, u32)> = BTreeMap::new();
                 for u in r.upstream.iter().filter(|u| !priming(&u.qname)) {
                     let e = sums
-                        .entry((group(&u.server), u.qname.clone(), u.qtype.clone(), u.transport, u.port_class))
+                        .entry((
+                            group(&u.server),
+                            u.qname.clone(),
+                            u.qtype.clone(),
+                            transport_on(u.transport, u.ipv6),
+                            u.port_class,
+                        ))
                         .or_default();
                     e.0 += u.sent;
                     e.1 += u.lost;
@@ -232,7 +238,7 @@ impl Outcome {
                     .entry(format!(
                         "{} {} {} {} -> {}{}",
                         who(r.src, owner),
-                        r.transport,
+                        transport_on(r.transport, r.src.is_ipv6()),
                         r.qname,
                         r.qtype,
                         r.rcode,

@@ -122,7 +122,9 @@ pub struct Nat {
 #[derive(Debug, Clone)]
 pub struct Query {
     pub from: String,
+    /// The resolver node asked, and the address it is asked on.
     pub via: String,
+    pub to: IpAddr,
     pub name: Name,
     pub qtype: RecordType,
     pub transport: Transport,
@@ -294,7 +296,15 @@ impl Scenario {
         self.nodes.iter().find(|n| n.interfaces.iter().any(|(_, a)| a.contains(&addr)))
     }
 
+    /// The node's first address, as written.
     pub fn address(&self, node: &str) -> Option<IpAddr> {
-        self.node(node)?.interfaces.iter().flat_map(|(_, a)| a.iter().copied()).next()
+        self.addresses(node).first().copied()
+    }
+
+    /// Every address of the node, in the order written.
+    pub fn addresses(&self, node: &str) -> Vec<IpAddr> {
+        self.node(node)
+            .map(|n| n.interfaces.iter().flat_map(|(_, a)| a.iter().copied()).collect())
+            .unwrap_or_default()
     }
 }

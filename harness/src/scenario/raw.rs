@@ -120,6 +120,8 @@ pub struct Query {
     pub timeout: Option<S>,
     /// `udp`, `tcp`, or both: each a query of its own.
     pub transport: Option<OneOrMany>,
+    /// `ip`, `ip6`, or both: which of the resolver's addresses to ask.
+    pub family: Option<OneOrMany>,
     /// DO=1 (`dig +dnssec`).
     pub dnssec: Option<Spanned<bool>>,
     /// CD=1 (`dig +cd`).
@@ -151,6 +153,8 @@ pub struct Probe {
     /// a server host name (`ns1.msft.net`) or node name
     pub server: S,
     pub transport: Option<OneOrMany>,
+    /// `ip`, `ip6`, or both: which of the server's addresses to ask.
+    pub family: Option<OneOrMany>,
     pub source: Option<S>,
     pub source_ports: Option<OneOrMany>,
     pub timeout: Option<S>,

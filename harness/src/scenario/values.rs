@@ -146,6 +146,32 @@ impl std::fmt::Display for Transport {
     }
 }
 
+pub use lab::firewall::Family;
+
+/// `ip` or `ip6`, as `family:` of a query, a probe or a firewall rule says.
+pub fn family(s: &str) -> Result<Family, String> {
+    match s {
+        "ip" => Ok(Family::Ip),
+        "ip6" => Ok(Family::Ip6),
+        _ => Err(format!("family `{s}`; expected ip or ip6")),
+    }
+}
+
+/// Is `addr` of this family?
+pub fn of_family(addr: std::net::IpAddr, f: Family) -> bool {
+    addr.is_ipv6() == (f == Family::Ip6)
+}
+
+/// `udp` or `udp6`, `tcp` or `tcp6`, as netstat writes them: the transport
+/// and, for IPv6, the family.
+pub fn transport_on(t: Transport, ipv6: bool) -> String {
+    if ipv6 {
+        format!("{t}6")
+    } else {
+        t.to_string()
+    }
+}
+
 /// How a server answers for a zone it is named for (in the zone's NS set
 /// or its parent's delegation) but does not serve: a lame delegation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]

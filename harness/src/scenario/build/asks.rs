@@ -1,6 +1,7 @@
 //! Queries and probes: who sends what to whom, with what header and EDNS,
 //! and what must come back. One entry per thing sent.
 
+use std::net::IpAddr;
 use std::time::Duration;
 
 use hickory_proto::rr::{Name, RecordType};
@@ -11,33 +12,65 @@ use crate::probe::{EdnsAsk, Stub};
 use crate::scenario::model::{Node, Probe, Query, QuerySpec, RateBound, PROBE_TIMEOUT, QUERY_TIMEOUT};
 use crate::scenario::raw::{self, OneOrMany, Tree, S};
 use crate::scenario::rules::Rule;
-use crate::scenario::values::{self as v, Transport};
+use crate::scenario::values::{self as v, Family, Transport};
 use crate::scenario::yaml::Pos;
 use crate::scenario::yaml::Spanned;
 
 /// The widest number `{i}` can become: every counted name must parse with it.
 const WIDEST_INDEX: &str = "4294967295";
 
-/// What every question shares: the sender, the asks, the transports, the
-/// header and EDNS, the patience.
+/// What every question shares: the sender, the asks, the transports and
+/// families, the header and EDNS, the patience.
 struct Common {
     from: String,
     asks: Vec<(String, Name, RecordType)>,
     transports: Vec<Transport>,
+    /// `family:` as written; empty: whichever the sender and target share.
+    families: Vec<Family>,
     stub: Option<Stub>,
     timeout: Option<Duration>,
 }
 
-#[allow(clippy::too_many_arguments)]
-fn common(p: &mut Pass, pos: Pos, from: &Option<S>, ask: &OneOrMany, timeout: &Option<S>, transport: &Option<OneOrMany>, rd: bool, keys: StubKeys) -> Common {
-    let sender = from_node(from);
+/// The keys a query and a probe share, as written.
+struct AskKeys<'a> {
+    pos: Pos,
+    from: &'a Option<S>,
+    ask: &'a OneOrMany,
+    timeout: &'a Option<S>,
+    transport: &'a Option<OneOrMany>,
+    family: &'a Option<OneOrMany>,
+    dnssec: &'a Option<Spanned<bool>>,
+    cd: &'a Option<Spanned<bool>>,
+    edns: &'a Option<Spanned<Tree>>,
+    ignore_tc: &'a Option<Spanned<bool>>,
+}
+
+macro_rules! ask_keys {
+    ($pos:expr, $q:expr) => {
+        AskKeys {
+            pos: $pos,
+            from: &$q.from,
+            ask: &$q.ask,
+            timeout: &$q.timeout,
+            transport: &$q.transport,
+            family: &$q.family,
+            dnssec: &$q.dnssec,
+            cd: &$q.cd,
+            edns: &$q.edns,
+            ignore_tc: &$q.ignore_tc,
+        }
+    };
+}
+
+fn common(p: &mut Pass, k: &AskKeys, rd: bool) -> Common {
+    let sender = from_node(k.from);
     if refs::node(p, sender).is_none() {
-        let at = from.as_ref().map_or(pos, |f| f.pos);
-        let hint = if from.is_none() { " (add `from:`)" } else { "" };
+        let at = k.from.as_ref().map_or(k.pos, |f| f.pos);
+        let hint = if k.from.is_none() { " (add `from:`)" } else { "" };
         p.report(Rule::UnknownNode, at, format!("`{sender}` sends this query but is not a node{hint}"));
     }
     let mut asks = Vec::new();
-    for a in &ask.0 {
+    for a in &k.ask.0 {
         if let Some((name, qtype)) = p.take(Rule::BadQuery, a, v::ask(a)) {
             asks.push((a.value.clone(), name, qtype));
         }
@@ -45,25 +78,53 @@ fn common(p: &mut Pass, pos: Pos, from: &Option<S>, ask: &OneOrMany, timeout: &O
     Common {
         from: sender.to_string(),
         asks,
-        transports: match transport {
+        transports: match k.transport {
             Some(t) => p.each(Rule::BadQuery, t, v::transport),
             None => vec![Transport::Udp],
         },
-        stub: stub(p, rd, keys),
-        timeout: timeout.as_ref().and_then(|t| p.take(Rule::BadQuery, t, v::duration(t))),
+        families: k.family.as_ref().map(|f| p.each(Rule::BadQuery, f, v::family)).unwrap_or_default(),
+        stub: stub(p, rd, k),
+        timeout: k.timeout.as_ref().and_then(|t| p.take(Rule::BadQuery, t, v::duration(t))),
     }
 }
 
-/// `dnssec:`, `cd:`, `edns:` and `ignore_tc:` of a query or probe.
-struct StubKeys<'a> {
-    dnssec: &'a Option<Spanned<bool>>,
-    cd: &'a Option<Spanned<bool>>,
-    edns: &'a Option<Spanned<Tree>>,
-    ignore_tc: &'a Option<Spanned<bool>>,
+/// The target's addresses to ask, one per family asked for (`family:`), or
+/// its first address of a family the sender has too (the source address's
+/// family when one is given). Each family that cannot be used is reported.
+fn targets(p: &mut Pass, at: Pos, c: &Common, sender: &[IpAddr], target: (&str, &[IpAddr])) -> Vec<IpAddr> {
+    let (name, addrs) = target;
+    let has = |a: &[IpAddr], f: Family| a.iter().any(|&x| v::of_family(x, f));
+    if c.families.is_empty() {
+        let shared = addrs.iter().copied().find(|&a| sender.iter().any(|s| s.is_ipv6() == a.is_ipv6()));
+        if shared.is_none() && !sender.is_empty() && !addrs.is_empty() {
+            p.report(Rule::BadQuery, at, format!("`{}` and `{name}` have no address family in common", c.from));
+        }
+        return shared.into_iter().collect();
+    }
+    let mut out = Vec::new();
+    for &f in &c.families {
+        let word = if f == Family::Ip6 { "IPv6" } else { "IPv4" };
+        match addrs.iter().copied().find(|&a| v::of_family(a, f)) {
+            _ if !has(sender, f) => p.report(Rule::BadQuery, at, format!("`{}` has no {word} address to ask from", c.from)),
+            None => p.report(Rule::BadQuery, at, format!("`{name}` has no {word} address to ask")),
+            Some(a) => out.push(a),
+        }
+    }
+    out
 }
 
-/// The header and EDNS to send: dig's, changed by the scenario's keys.
-fn stub(p: &mut Pass, rd: bool, k: StubKeys) -> Option<Stub> {
+/// Every address of a node, in the order written.
+fn addrs_of(nodes: &[Node], name: &str) -> Vec<IpAddr> {
+    nodes
+        .iter()
+        .filter(|n| n.name == name)
+        .flat_map(|n| n.interfaces.iter().flat_map(|(_, a)| a.iter().copied()))
+        .collect()
+}
+
+/// The header and EDNS to send: dig's, changed by `dnssec:`, `cd:`, `edns:`
+/// and `ignore_tc:`.
+fn stub(p: &mut Pass, rd: bool, k: &AskKeys) -> Option<Stub> {
     let mut s = Stub { rd, ..Stub::DIG };
     s.cd = k.cd.as_ref().is_some_and(|c| c.value);
     s.tcp_after_tc = !k.ignore_tc.as_ref().is_some_and(|i| i.value);
@@ -123,14 +184,11 @@ pub(super) fn queries(p: &mut Pass, nodes: &[Node]) -> Vec<QuerySpec> {
     let mut out = Vec::new();
     for q in p.doc.queries.iter().flatten() {
         let (pos, q) = (q.pos, &q.value);
-        let keys = StubKeys {
-            dnssec: &q.dnssec,
-            cd: &q.cd,
-            edns: &q.edns,
-            ignore_tc: &q.ignore_tc,
-        };
-        let c = common(p, pos, &q.from, &q.ask, &q.timeout, &q.transport, true, keys);
+        let c = common(p, &ask_keys!(pos, q), true);
         let via = via(p, q, &resolvers);
+        let sender = addrs_of(nodes, &c.from);
+        let at = q.family.as_ref().and_then(|f| f.0.first()).map_or(pos, |f| f.pos);
+        let to: Vec<(String, Vec<IpAddr>)> = via.iter().map(|r| (r.clone(), targets(p, at, &c, &sender, (r, &addrs_of(nodes, r))))).collect();
         let count = counted(p, q);
         let rates = rates(p, q, &via);
         let expect = q.expect.as_ref().map(|e| expect::parse(p, e, &Keys::Resolvers(&via)));
@@ -143,7 +201,7 @@ pub(super) fn queries(p: &mut Pass, nodes: &[Node]) -> Vec<QuerySpec> {
                     format!("{n}.")
                 }
             });
-            for r in &via {
+            for (r, addr) in to.iter().flat_map(|(r, addrs)| addrs.iter().map(move |a| (r, *a))) {
                 for &transport in &c.transports {
                     let (general, by_kind) = expect.as_ref().map(|e| e.for_key(r)).unwrap_or_default();
                     out.push(QuerySpec {
@@ -151,6 +209,7 @@ pub(super) fn queries(p: &mut Pass, nodes: &[Node]) -> Vec<QuerySpec> {
                         query: Query {
                             from: c.from.clone(),
                             via: r.clone(),
+                            to: addr,
                             name: name.clone(),
                             qtype: *qtype,
                             transport,
@@ -248,13 +307,7 @@ pub(super) fn probes(p: &mut Pass, nodes: &[Node]) -> Vec<Probe> {
     let mut out = Vec::new();
     for pr in p.doc.probes.iter().flatten() {
         let (pos, pr) = (pr.pos, &pr.value);
-        let keys = StubKeys {
-            dnssec: &pr.dnssec,
-            cd: &pr.cd,
-            edns: &pr.edns,
-            ignore_tc: &pr.ignore_tc,
-        };
-        let c = common(p, pos, &pr.from, &pr.ask, &pr.timeout, &pr.transport, false, keys);
+        let c = common(p, &ask_keys!(pos, pr), false);
         let source = pr.source.as_ref().and_then(|s| p.take(Rule::BadAddress, s, v::addr(s)));
         let random = [S { pos, value: "random".into() }];
         let written = pr.source_ports.as_ref().map_or(&random[..], |s| &s.0[..]);
@@ -283,11 +336,15 @@ pub(super) fn probes(p: &mut Pass, nodes: &[Node]) -> Vec<Probe> {
         let Some((server, hostname)) = server.and_then(|n| Some((n, n.server.as_ref()?.hostname.to_string()))) else {
             continue;
         };
-        let Some(addr) = server.interfaces.iter().flat_map(|(_, a)| a.iter().copied()).next() else {
-            continue;
+        // A source address asks from its own family only.
+        let sender = match source {
+            Some(a) => vec![a],
+            None => addrs_of(nodes, &c.from),
         };
+        let at = pr.family.as_ref().and_then(|f| f.0.first()).map_or(pr.server.pos, |f| f.pos);
+        let addrs = targets(p, at, &c, &sender, (&server.name, &addrs_of(nodes, &server.name)));
         for (_, name, qtype) in &c.asks {
-            for &transport in &c.transports {
+            for (&transport, &addr) in c.transports.iter().flat_map(|t| addrs.iter().map(move |a| (t, a))) {
                 for (key, port) in &ports {
                     out.push(Probe {
                         from: c.from.clone(),

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use ipnet::IpNet;
-use lab::{Action, Family, Filter, L4};
+use lab::{Action, Filter, L4};
 
 use super::Pass;
 use crate::resolver::Kind;
@@ -229,16 +229,7 @@ fn rule(p: &mut Pass, name: &S, r: &raw::FirewallRule) -> Option<Filter> {
         .flat_map(|e| p.each(Rule::BadPortRange, e, v::ports))
         .map(|x| x.lo)
         .collect();
-    let family = match r.family.as_ref().map(|f| f.value.as_str()) {
-        None => None,
-        Some("ip") => Some(Family::Ip),
-        Some("ip6") => Some(Family::Ip6),
-        Some(other) => {
-            let at = r.family.as_ref().map_or(name.pos, |f| f.pos);
-            p.report(Rule::BadFirewallRule, at, format!("family `{other}`; expected ip or ip6"));
-            None
-        }
-    };
+    let family = r.family.as_ref().and_then(|f| p.take(Rule::BadFirewallRule, f, v::family(&f.value)));
     Some(Filter {
         name: name.value.clone(),
         protos: protos.into_iter().map(|t| if t == Transport::Udp { L4::Udp } else { L4::Tcp }).collect(),
