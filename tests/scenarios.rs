@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 
 use harness::report::RunReport;
 use harness::scenario;
+use harness::scenario::values::transport_on;
 
 const KINDS: &str = "hickory,unbound,named,pdns,kresd,dnsmasq";
 
@@ -37,12 +38,19 @@ fn check(name: &str) -> RunReport {
         }
         for q in o.queries.iter().filter(|q| !o.is_counted(q)) {
             matrix
-                .entry(format!("{} {} {} via {}", q.qname, q.qtype, q.transport, q.resolver))
+                .entry(format!(
+                    "{} {} {} via {}",
+                    q.qname,
+                    q.qtype,
+                    transport_on(q.transport, q.resolver_addr.is_ipv6()),
+                    q.resolver
+                ))
                 .or_default()
                 .insert(o.kind.to_string(), q.verdict.outcome.clone());
         }
         for p in &o.probes {
-            let row = format!("probe {} {} @{} {} port {}", p.qname, p.qtype, p.server, p.transport, p.requested_port);
+            let transport = transport_on(p.transport, p.server_addr.is_ipv6());
+            let row = format!("probe {} {} @{} {transport} port {}", p.qname, p.qtype, p.server, p.requested_port);
             matrix.entry(row).or_default().insert(o.kind.to_string(), p.verdict.outcome.clone());
         }
     }
@@ -164,4 +172,29 @@ fn truncated() {
 #[test]
 fn cname_chain() {
     check("cname-chain");
+}
+
+/// The IPv6-only name server behind a path that drops DNS over IPv6: every
+/// kind fails, each after its own patience, and every kind still resolves
+/// a name over an IPv6 path that works.
+#[test]
+fn ipv6_only_ns() {
+    let report = check("ipv6-only-ns");
+    for o in &report.runs {
+        let lost: u32 = o
+            .resolvers
+            .values()
+            .flat_map(|r| &r.upstream)
+            .filter(|u| u.server == "ns1.only6.com")
+            .map(|u| u.lost)
+            .sum();
+        assert!(lost > 0, "{}: no question to ns1.only6.com was dropped", o.kind);
+        let v6: Vec<_> = o.queries.iter().filter(|q| q.resolver_addr.is_ipv6()).collect();
+        assert_eq!(v6.len(), 1, "{}: one query asks the resolver over IPv6", o.kind);
+    }
+}
+
+#[test]
+fn ipv6_only_ns_fixed() {
+    check("ipv6-only-ns-fixed");
 }

@@ -75,7 +75,7 @@ rules! {
     ResolverCannot = "resolver-cannot",
     /// a firewall rule is malformed
     BadFirewallRule = "bad-firewall-rule",
-    /// a query or probe does not say `NAME TYPE`, or has a bad timeout, transport or EDNS setting
+    /// a query or probe does not say `NAME TYPE`, or has a bad timeout, transport, family or EDNS setting
     BadQuery = "bad-query",
     /// a counted query or its rate expectations are malformed
     BadCount = "bad-count",
