@@ -9,7 +9,8 @@ use crate::outcome::Outcome;
 use crate::scenario::Scenario;
 
 /// [`Outcome::stable`] with node names for addresses, servers that serve
-/// the same zones grouped (a resolver's choice among them is random), and
+/// the same zones grouped (a resolver's choice among them is random), the
+/// family left out of traffic to dual-stack servers (also its choice), and
 /// the priming of the root left out (its timing is the resolver's own).
 pub fn stable(s: &Scenario, o: &Outcome) -> serde_json::Value {
     let owner = |a: IpAddr| {
@@ -36,5 +37,14 @@ pub fn stable(s: &Scenario, o: &Outcome) -> serde_json::Value {
     // `root-servers.net.`, `a.root-servers.net.`.
     let roots: Vec<Name> = s.root_hints().into_iter().map(|(n, _)| n).collect();
     let priming = |qname: &str| Name::from_ascii(qname).is_ok_and(|q| roots.iter().any(|r| q.zone_of(r)));
-    o.stable(owner, group, priming)
+    // A server with an address of each family: which one a resolver picks is its own choice.
+    let either_family = |host: &str| {
+        let addrs: Vec<IpAddr> = s
+            .servers()
+            .filter(|(_, sv)| sv.hostname.to_string().trim_end_matches('.') == host)
+            .flat_map(|(n, _)| n.interfaces.iter().flat_map(|(_, a)| a.iter().copied()))
+            .collect();
+        addrs.iter().any(IpAddr::is_ipv4) && addrs.iter().any(IpAddr::is_ipv6)
+    };
+    o.stable(owner, group, priming, either_family)
 }

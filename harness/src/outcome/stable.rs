@@ -56,7 +56,17 @@ impl Outcome {
     /// `priming(qname)` says a name belongs to the resolver's priming of the
     /// root (RFC 8109: the root's NS set and its servers' own names): when a
     /// resolver does that is its own timer, not the scenario, so it is left out.
-    pub fn stable(&self, owner: impl Fn(IpAddr) -> String, group: impl Fn(&str) -> String, priming: impl Fn(&str) -> bool) -> serde_json::Value {
+    ///
+    /// `either_family(host)` says a server has addresses of both families:
+    /// which one a resolver uses for it is the resolver's own choice, so its
+    /// traffic is shown without the family (`udp`, never `udp6`).
+    pub fn stable(
+        &self,
+        owner: impl Fn(IpAddr) -> String,
+        group: impl Fn(&str) -> String,
+        priming: impl Fn(&str) -> bool,
+        either_family: impl Fn(&str) -> bool,
+    ) -> serde_json::Value {
         // Counted queries are judged by their rates; their names collapse to the
         // template. Where there are rates, the port a packet leaves from is
         // random by design, so only the counted names' traffic is shown.
@@ -135,8 +145,8 @@ impl Outcome {
         // fail every name): the rates and counters are the stable record.
         let (resolvers, servers) = if templates.is_empty() {
             (
-                serde_json::json!(self.stable_resolvers(&group, &priming)),
-                serde_json::json!(self.stable_servers(&owner, &group, &priming)),
+                serde_json::json!(self.stable_resolvers(&group, &priming, &either_family)),
+                serde_json::json!(self.stable_servers(&owner, &group, &priming, &either_family)),
             )
         } else {
             let status: BTreeMap<&String, String> = self
@@ -161,7 +171,12 @@ impl Outcome {
     }
 
     /// Each resolver's upstream traffic, grouped and bucketed (no counted queries).
-    fn stable_resolvers(&self, group: &impl Fn(&str) -> String, priming: &impl Fn(&str) -> bool) -> BTreeMap<&String, serde_json::Value> {
+    fn stable_resolvers(
+        &self,
+        group: &impl Fn(&str) -> String,
+        priming: &impl Fn(&str) -> bool,
+        either_family: &impl Fn(&str) -> bool,
+    ) -> BTreeMap<&String, serde_json::Value> {
         self.resolvers
             .iter()
             .map(|(node, r)| {
@@ -174,7 +189,7 @@ impl Outcome {
                             group(&u.server),
                             u.qname.clone(),
                             u.qtype.clone(),
-                            transport_on(u.transport, u.ipv6),
+                            transport_on(u.transport, u.ipv6 && !either_family(&u.server)),
                             u.port_class,
                         ))
                         .or_default();
@@ -229,16 +244,18 @@ impl Outcome {
         owner: &impl Fn(IpAddr) -> String,
         group: &impl Fn(&str) -> String,
         priming: &impl Fn(&str) -> bool,
+        either_family: &impl Fn(&str) -> bool,
     ) -> BTreeMap<String, Vec<String>> {
         let mut grouped: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
         for (s, log) in &self.servers {
             let counts = grouped.entry(group(s)).or_default();
+            let family_shown = !either_family(s);
             for r in log.iter().filter(|r| !priming(&r.qname)) {
                 *counts
                     .entry(format!(
                         "{} {} {} {} -> {}{}",
                         who(r.src, owner),
-                        transport_on(r.transport, r.src.is_ipv6()),
+                        transport_on(r.transport, r.src.is_ipv6() && family_shown),
                         r.qname,
                         r.qtype,
                         r.rcode,
