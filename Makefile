@@ -5,10 +5,11 @@ NAME ?= msft-lowport
 CARGO ?= cargo
 DNSLAB := target/release/dnslab
 # What a lab needs, and what the tests also cover: every real resolver, and dig;
-# tshark reads the pcaps back and headless chromium renders the HTML report
+# tshark reads the pcaps back, zonemaster-cli audits our servers from outside,
+# and headless chromium renders the HTML report
 # (with a font of its own: --no-install-recommends brings none).
 LAB_PACKAGES := nftables iproute2
-TEST_PACKAGES := $(LAB_PACKAGES) unbound bind9 pdns-recursor knot-resolver dnsmasq dnsutils tshark chromium fonts-dejavu-core
+TEST_PACKAGES := $(LAB_PACKAGES) unbound bind9 pdns-recursor knot-resolver dnsmasq dnsutils tshark zonemaster-cli chromium fonts-dejavu-core
 
 .PHONY: all deps deps-lab install build scenario test lint bench clean
 

@@ -92,7 +92,7 @@ pub fn available(kind: Kind) -> Result<(), Unavailable> {
     }
 }
 
-pub(crate) fn find_binary(name: &str) -> Option<PathBuf> {
+pub fn find_binary(name: &str) -> Option<PathBuf> {
     ["/usr/sbin", "/usr/bin", "/sbin", "/bin", "/usr/local/sbin", "/usr/local/bin"]
         .iter()
         .map(|d| Path::new(d).join(name))
