@@ -104,7 +104,9 @@ fn bad_input_exits_2_and_builds_nothing() {
     settled(&before, ns);
 }
 
-fn kill_mid_run(target: &str) {
+/// Sends `signal` to `target` (dnslab or its supervisor) mid-run; returns
+/// how dnslab ended once the host is back as it was.
+fn kill_mid_run(target: &str, signal: i32) -> std::process::ExitStatus {
     let (before, ns) = quiet();
     let mut child = common::dnslab()
         .args(["run", "msft-lowport", "--resolver", "unbound"])
@@ -133,22 +135,46 @@ fn kill_mid_run(target: &str) {
         "dnslab" => child.id(),
         _ => supervisor.parse().expect("the supervisor's pid"),
     };
-    unsafe { libc::kill(pid as i32, libc::SIGKILL) };
-    let _ = child.wait();
-    assert!(eventually(2, || host_state() == before), "left after SIGKILL of {target}:\n{}", host_state());
+    let sent = std::time::Instant::now();
+    // SAFETY: a signal to a child of ours (or to its child), by pid.
+    unsafe { libc::kill(pid as i32, signal) };
+    let status = child.wait().unwrap();
+    let took = sent.elapsed();
+    assert!(
+        eventually(2, || host_state() == before),
+        "left after signal {signal} to {target}:\n{}",
+        host_state()
+    );
     settled(&before, ns);
+    assert!(
+        took < std::time::Duration::from_secs(3),
+        "dnslab took {took:?} to end after signal {signal} to {target}"
+    );
+    status
 }
 
 #[test]
 fn sigkill_of_dnslab_mid_run_leaves_nothing() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    kill_mid_run("dnslab");
+    kill_mid_run("dnslab", libc::SIGKILL);
+}
+
+/// SIGINT, SIGTERM and SIGHUP sent to the dnslab process alone (not its
+/// group) end the run at once with 128 + the signal. SIGINT was ignored
+/// before: the run carried on for 20 s and exited 0.
+#[test]
+fn sigint_sigterm_sighup_to_dnslab_alone_end_the_run() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    for (sig, code) in [(libc::SIGINT, 130), (libc::SIGTERM, 143), (libc::SIGHUP, 129)] {
+        let status = kill_mid_run("dnslab", sig);
+        assert_eq!(status.code(), Some(code), "signal {sig}: {status:?}");
+    }
 }
 
 #[test]
 fn sigkill_of_the_supervisor_mid_run_leaves_nothing() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    kill_mid_run("supervisor");
+    kill_mid_run("supervisor", libc::SIGKILL);
 }
 
 #[test]

@@ -86,6 +86,23 @@ pub fn scratch_dir() -> std::path::PathBuf {
         .unwrap_or_else(std::env::temp_dir)
 }
 
+/// The supervisor's pid, for [`forward`]; 0 until it is started.
+static SUPERVISOR: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+
+/// In dnslab: pass an ending signal on to the supervisor, whose handler
+/// ends the run with 128 + signal; with no supervisor yet, end now.
+extern "C" fn forward(sig: libc::c_int) {
+    let pid = SUPERVISOR.load(std::sync::atomic::Ordering::SeqCst);
+    // SAFETY: kill and _exit are async-signal-safe.
+    unsafe {
+        if pid > 0 {
+            libc::kill(pid, sig);
+        } else {
+            libc::_exit(128 + sig);
+        }
+    }
+}
+
 /// In the supervisor: make Ctrl-C and SIGTERM end it (PID 1 would ignore them).
 pub fn install_exit_handlers() {
     // SAFETY: installing a handler that only calls _exit.
@@ -134,9 +151,14 @@ pub fn reexec(detach: bool) -> i32 {
                 Ok(())
             });
         }
-        // The terminal's Ctrl-C reaches the supervisor too; we wait for it.
-        // SAFETY: ignoring a signal in this process only.
-        unsafe { libc::signal(libc::SIGINT, libc::SIG_IGN) };
+        // SIGINT, SIGTERM and SIGHUP, to us alone or to our whole group,
+        // end the supervisor, and we return its 128 + signal.
+        // SAFETY: installing handlers that only call kill and _exit.
+        unsafe {
+            for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+                libc::signal(sig, forward as *const () as libc::sighandler_t);
+            }
+        }
     }
     let mut child = match cmd.spawn() {
         Ok(c) => c,
@@ -145,6 +167,7 @@ pub fn reexec(detach: bool) -> i32 {
             return 2;
         }
     };
+    SUPERVISOR.store(child.id() as i32, std::sync::atomic::Ordering::SeqCst);
     if detach {
         let mut out = BufReader::new(child.stdout.take().expect("piped"));
         let mut line = String::new();
