@@ -42,3 +42,72 @@ fn a_scenario_that_cannot_be_read_is_reported_as_unreadable() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("/nonexistent/dnslab-scenario.yaml:1:1 unreadable: "), "{err}");
 }
+
+#[test]
+fn a_scenario_that_is_no_regular_file_ends_at_once() {
+    // `check /dev/zero` read forever before.
+    let t = std::time::Instant::now();
+    let out = common::run(&["check", "/dev/zero"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("/dev/zero:1:1 unreadable: cannot read the scenario: not a regular file"), "{err}");
+    assert!(t.elapsed() < std::time::Duration::from_secs(5));
+}
+
+/// A scenario in a directory of its own, with `zones:` as given.
+fn scenario_with_zones(tag: &str, zones: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("dnslab-cli-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let text = format!(
+        "name: zones\nnetworks: {{ net: 203.0.113.0/24 }}\nnodes:\n  client: {{ interfaces: {{ net: 203.0.113.10 }} }}\n  ns:\n    interfaces: {{ net: 203.0.113.1 }}\n    server: {{ name: a.root-servers.net, zones: [\".\", example.com] }}\nzones:\n{zones}"
+    );
+    std::fs::write(dir.join("s.yaml"), text).unwrap();
+    dir
+}
+
+#[test]
+fn zone_files_stay_inside_the_scenario_directory_and_are_bounded() {
+    let dir = scenario_with_zones("zones", "  example.com: { file: /etc/passwd }\n");
+    let s = dir.join("s.yaml").display().to_string();
+    let out = common::run(&["check", &s]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("unreadable: ") && err.contains("zone file `/etc/passwd` is outside the scenario's directory"),
+        "{err}"
+    );
+    // Nor through `..`, nor /dev/zero by any path.
+    let dir2 = scenario_with_zones("dotdot", "  example.com: { file: ../../../../dev/zero }\n");
+    let out = common::run(&["check", &dir2.join("s.yaml").display().to_string()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("is outside the scenario's directory"), "{err}");
+    let out = common::run(&["check", "--allow-outside", "/dev", &dir2.join("s.yaml").display().to_string()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("not a regular file"), "{err}");
+    // Inside, but larger than the limit the flag sets.
+    std::fs::write(dir.join("example.com.zone"), "$TTL 300\nwww IN A 203.0.113.80\n").unwrap();
+    std::fs::write(
+        dir.join("s.yaml"),
+        std::fs::read_to_string(dir.join("s.yaml")).unwrap().replace("/etc/passwd", "example.com.zone"),
+    )
+    .unwrap();
+    assert_eq!(common::run(&["check", &s]).status.code(), Some(0));
+    let out = common::run(&["check", "--max-zone-bytes", "10", &s]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("larger than the limit of 10 bytes (`--max-zone-bytes N` raises it)"), "{err}");
+    for d in [dir, dir2] {
+        std::fs::remove_dir_all(d).unwrap();
+    }
+}
+
+#[test]
+fn past_a_hundred_problems_the_rest_are_counted() {
+    let zones: String = (0..150).map(|i| format!("  bad{i}..com:\n")).collect();
+    let dir = scenario_with_zones("many", &zones);
+    let out = common::run(&["check", &dir.join("s.yaml").display().to_string()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(err.lines().filter(|l| l.contains(" bad-domain-name: ")).count(), 100, "{err}");
+    assert!(err.contains("... and "), "{err}");
+}

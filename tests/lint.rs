@@ -8,7 +8,12 @@ use harness::scenario;
 #[test]
 fn every_rule_has_a_fixture_that_triggers_it() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/lint");
-    let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    // Scenarios only: `zones/` holds the zone files they name.
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
     files.sort();
     let mut rules_seen = Vec::new();
     for f in &files {

@@ -36,6 +36,7 @@ pub mod run;
 pub mod scenario;
 pub mod snapshot;
 pub mod supervise;
+pub mod text;
 pub mod verdict;
 pub mod wire;
 pub mod zone;

@@ -14,6 +14,12 @@ use harness::{scenario, supervise};
 struct Cli {
     #[command(subcommand)]
     command: Cmd,
+    /// The most one zone file (`{file: PATH}`) may hold, in bytes.
+    #[arg(long, global = true, value_name = "BYTES", default_value_t = harness::text::ZONE_MAX)]
+    max_zone_bytes: u64,
+    /// A directory outside the scenario's own that zone files may come from.
+    #[arg(long, global = true, value_name = "DIR")]
+    allow_outside: Vec<std::path::PathBuf>,
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -124,6 +130,10 @@ fn load(name: &str) -> Result<scenario::Scenario, ExitCode> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    scenario::set_read_rules(scenario::ReadRules {
+        zone_max: cli.max_zone_bytes,
+        allow_outside: cli.allow_outside.clone(),
+    });
     let needs_lab = matches!(cli.command, Cmd::Run { .. } | Cmd::Up { .. } | Cmd::Audit { .. });
     if needs_lab && !supervise::is_supervisor() {
         // Validate before anything is built, then hand over to the supervisor.
@@ -204,7 +214,7 @@ fn check(files: &[String]) -> ExitCode {
 fn list() -> ExitCode {
     for (name, path) in scenario::bundled() {
         let line = match scenario::load(&path) {
-            Ok(s) => s.description.lines().next().unwrap_or("").to_string(),
+            Ok(s) => harness::text::escape(s.description.lines().next().unwrap_or("")),
             Err(d) => format!("(invalid: {} problems; run `dnslab check {}`)", d.findings.len(), path.display()),
         };
         println!("{name:<24} {line}");
@@ -320,7 +330,7 @@ fn run(name: &str, asked: Vec<Kind>, a: RunArgs) -> ExitCode {
     match a.format {
         Format::Json => println!("{json}"),
         Format::Text => {
-            println!("{}\n", rep.description);
+            println!("{}\n", harness::text::escape_lines(&rep.description));
             for o in &rep.runs {
                 println!("{}", report::text(o));
             }

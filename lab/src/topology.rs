@@ -221,7 +221,10 @@ impl Builder {
                         err(format!("address {a} is used by both `{o}` and `{}`", d.name));
                     }
                     match segments[si].subnets.iter().find(|s| s.contains(&a)) {
-                        Some(s) if a != s.network() || s.prefix_len() >= 31 => nets.push(IpNet::new(a, s.prefix_len()).expect("prefix from a valid net")),
+                        // /31 and /32 (/127, /128) have no network or broadcast address.
+                        Some(s) if s.prefix_len() >= s.max_prefix_len() - 1 || (a != s.network() && !(a.is_ipv4() && a == s.broadcast())) => {
+                            nets.push(IpNet::new(a, s.prefix_len()).expect("prefix from a valid net"))
+                        }
                         _ => err(format!("node `{}`: {a} is not a host address of segment `{seg}`", d.name)),
                     }
                 }

@@ -20,6 +20,8 @@ pub use model::*;
 pub use rules::{Finding, Rule};
 use yaml::Pos;
 
+use crate::text::{escape, read_bounded};
+
 /// Everything wrong with one scenario file.
 #[derive(Debug, Clone)]
 pub struct Diagnostics {
@@ -29,21 +31,54 @@ pub struct Diagnostics {
 
 impl fmt::Display for Diagnostics {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for d in &self.findings {
+        // One diagnostic, one line: values from the input are escaped, and
+        // past SHOWN_MAX the rest are counted, not printed.
+        let esc = |p: &Path| escape(&p.display().to_string());
+        for d in self.findings.iter().take(SHOWN_MAX) {
             let file = d.file.as_ref().unwrap_or(&self.file);
-            writeln!(f, "{}:{}:{} {}: {}", file.display(), d.pos.line, d.pos.col, d.rule, d.message)?;
+            writeln!(f, "{}:{}:{} {}: {}", esc(file), d.pos.line, d.pos.col, d.rule, escape(&d.message))?;
+        }
+        if self.findings.len() > SHOWN_MAX {
+            writeln!(f, "... and {} more", self.findings.len() - SHOWN_MAX)?;
         }
         write!(
             f,
             "{} problem{} in {}",
             self.findings.len(),
             if self.findings.len() == 1 { "" } else { "s" },
-            self.file.display()
+            esc(&self.file)
         )
     }
 }
 
 impl std::error::Error for Diagnostics {}
+
+/// How many diagnostics are printed; the rest are counted.
+pub const SHOWN_MAX: usize = 100;
+
+/// How zone files may be read, for the whole process: set once by the CLI
+/// (`--max-zone-bytes N`, `--allow-outside DIR`), before any scenario is read.
+#[derive(Debug, Clone)]
+pub struct ReadRules {
+    /// The most one zone file may hold.
+    pub zone_max: u64,
+    /// Directories outside the scenario's own from which zone files may come.
+    pub allow_outside: Vec<PathBuf>,
+}
+
+static READ_RULES: std::sync::OnceLock<ReadRules> = std::sync::OnceLock::new();
+
+/// Sets the [`ReadRules`]; only the first call counts.
+pub fn set_read_rules(rules: ReadRules) {
+    let _ = READ_RULES.set(rules);
+}
+
+pub(crate) fn read_rules() -> ReadRules {
+    READ_RULES.get().cloned().unwrap_or(ReadRules {
+        zone_max: crate::text::ZONE_MAX,
+        allow_outside: vec![],
+    })
+}
 
 /// The directory that holds the bundled scenarios.
 pub fn scenario_dir() -> PathBuf {
@@ -95,7 +130,8 @@ fn one(file: &Path, pos: Pos, rule: Rule, message: String) -> Diagnostics {
 
 /// Reads, checks and builds a scenario. Every problem comes back at once.
 pub fn load(path: &Path) -> Result<Scenario, Diagnostics> {
-    let text = std::fs::read_to_string(path).map_err(|e| one(path, Pos { line: 1, col: 1 }, Rule::Unreadable, format!("cannot read the scenario: {e}")))?;
+    let text = read_bounded(path, crate::text::SCENARIO_MAX)
+        .map_err(|e| one(path, Pos { line: 1, col: 1 }, Rule::Unreadable, format!("cannot read the scenario: {e}")))?;
     parse(path, &text)
 }
 

@@ -33,7 +33,7 @@ macro_rules! rules {
 }
 
 rules! {
-    /// the scenario file cannot be read
+    /// the scenario file, or a zone file it names, cannot be read
     Unreadable = "unreadable",
     /// the file is not valid YAML
     YamlSyntax = "yaml-syntax",
@@ -43,9 +43,9 @@ rules! {
     BadValue = "bad-value",
     /// a name is defined twice
     DuplicateName = "duplicate-name",
-    /// a node or network name is not a plain name (a-z, 0-9, `-`; networks at most 15 characters, as interface names; no node named like an `expect` field)
+    /// a scenario, node or network name is not a plain name (a-z, 0-9, `-`; scenarios at most 63 characters, networks 15, as interface names; no node named like an `expect` field)
     BadName = "bad-name",
-    /// an address or subnet is malformed or outside the lab's address space
+    /// an address or subnet is malformed, outside the lab's address space, or not the sender's own
     BadAddress = "bad-address",
     /// an address is not a host address inside the subnet of its network
     AddressOutsideNetwork = "address-outside-network",

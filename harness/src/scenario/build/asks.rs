@@ -336,10 +336,20 @@ pub(super) fn probes(p: &mut Pass, nodes: &[Node]) -> Vec<Probe> {
         let Some((server, hostname)) = server.and_then(|n| Some((n, n.server.as_ref()?.hostname.to_string()))) else {
             continue;
         };
-        // A source address asks from its own family only.
+        // A source address asks from its own family only, and must be the sender's.
+        let own = addrs_of(nodes, &c.from);
+        if let (Some(a), Some(s)) = (source, &pr.source) {
+            if !own.is_empty() && !own.contains(&a) {
+                p.report(
+                    Rule::BadAddress,
+                    s.pos,
+                    format!("source {a} is not an address of `{}`, which sends the probe", c.from),
+                );
+            }
+        }
         let sender = match source {
             Some(a) => vec![a],
-            None => addrs_of(nodes, &c.from),
+            None => own,
         };
         let at = pr.family.as_ref().and_then(|f| f.0.first()).map_or(pr.server.pos, |f| f.pos);
         let addrs = targets(p, at, &c, &sender, (&server.name, &addrs_of(nodes, &server.name)));

@@ -67,6 +67,7 @@ fn from_node(from: &Option<S>) -> &str {
 pub(super) fn build(doc: &Doc, path: &Path) -> (Option<Scenario>, Vec<Finding>) {
     let dir = path.parent().unwrap_or(Path::new("."));
     let mut p = Pass { doc, dir, findings: vec![] };
+    scenario_name(&mut p);
     let networks = nodes::networks(&mut p);
     let mut nodes = nodes::nodes(&mut p, &networks);
     refs::names(&mut p);
@@ -145,4 +146,26 @@ fn expect_findings(p: &mut Pass) -> Vec<ExpectedFinding> {
         });
     }
     out
+}
+
+/// The most a scenario's name may hold: it names the lab and its files.
+const NAME_MAX: usize = 63;
+
+/// `name:` is a plain name (`a-z 0-9 -`, 1-63 characters, a letter or digit
+/// first): it names the lab, its scratch directory and its evidence, so no
+/// `/`, `..`, NUL or control character may reach a path.
+fn scenario_name(p: &mut Pass) {
+    let n = &p.doc.name;
+    let plain = n.value.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    let starts = n.value.chars().next().is_some_and(|c| c.is_ascii_alphanumeric());
+    if !plain || !starts || n.value.len() > NAME_MAX {
+        p.report(
+            Rule::BadName,
+            n.pos,
+            format!(
+                "scenario name `{}` must be 1-{NAME_MAX} characters of a-z, 0-9 and `-`, starting with a letter or digit: it names the lab and its files",
+                n.value
+            ),
+        );
+    }
 }

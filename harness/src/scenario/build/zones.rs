@@ -3,6 +3,7 @@
 //! delegations, glue) and each resolver's local zones handed to it.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
 
 use hickory_proto::rr::{Name, Record};
 
@@ -65,16 +66,13 @@ fn zone_users(p: &Pass) -> BTreeSet<Name> {
 fn records(p: &mut Pass, origin: &Name, src: &ZoneSource) -> Vec<Record> {
     let (text, file, at) = match src {
         ZoneSource::Text(t) => (t.value.clone(), None, t.pos),
-        ZoneSource::File(f) => {
-            let path = p.dir.join(&f.value);
-            match std::fs::read_to_string(&path) {
-                Ok(t) => (t, Some(path), f.pos),
-                Err(e) => {
-                    p.report(Rule::ZoneSyntax, f.pos, format!("cannot read zone file {}: {e}", path.display()));
-                    return vec![];
-                }
+        ZoneSource::File(f) => match zone_file(p.dir, &f.value) {
+            Ok((path, t)) => (t, Some(path), f.pos),
+            Err(e) => {
+                p.report(Rule::Unreadable, f.pos, e);
+                return vec![];
             }
-        }
+        },
     };
     match zone::parse(origin, &text) {
         Ok(r) => r,
@@ -122,4 +120,26 @@ fn local_zones(p: &mut Pass, nodes: &mut [Node], local: &[Zone], zones: &[Zone])
             r.local_zones.extend(local.iter().chain(zones).find(|x| x.origin == origin).cloned());
         }
     }
+}
+
+/// Reads `{file: PATH}`: a regular file inside the scenario's directory (or
+/// one `--allow-outside` names), at most `--max-zone-bytes` long. Paths are
+/// compared once resolved, so `..` and symbolic links cannot leave.
+fn zone_file(dir: &Path, written: &str) -> Result<(PathBuf, String), String> {
+    let rules = crate::scenario::read_rules();
+    let cannot = |e: &dyn std::fmt::Display| format!("cannot read zone file `{written}`: {e}");
+    let shown = dir.join(written);
+    let path = shown.canonicalize().map_err(|e| cannot(&e))?;
+    let home = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
+    let inside = |d: &Path| d.canonicalize().is_ok_and(|d| path.starts_with(d));
+    if !inside(home) && !rules.allow_outside.iter().any(|d| inside(d)) {
+        return Err(format!(
+            "zone file `{written}` is outside the scenario's directory: zone files must be inside it, or below it (`--allow-outside DIR` permits another)"
+        ));
+    }
+    let text = crate::text::read_bounded(&path, rules.zone_max).map_err(|e| match e.contains("limit") {
+        true => cannot(&format!("{e} (`--max-zone-bytes N` raises it)")),
+        false => cannot(&e),
+    })?;
+    Ok((shown, text))
 }
