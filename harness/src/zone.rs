@@ -8,7 +8,10 @@ use std::net::IpAddr;
 
 use hickory_proto::rr::rdata::{A, AAAA, NS, SOA};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
-use hickory_proto::serialize::txt::{parse_ttl, ParseError, Parser};
+use hickory_proto::serialize::txt::{parse_ttl, ParseError};
+
+mod read;
+pub use read::parse;
 
 /// A zone as served: its origin and every record in it, in a stable order.
 #[derive(Debug, Clone, PartialEq)]
@@ -96,75 +99,6 @@ fn entries(text: &str) -> Result<Vec<(usize, String)>, ZoneError> {
 
 fn describe(e: &ParseError) -> String {
     e.to_string()
-}
-
-/// Parses zone text for `origin`. Every bad entry is reported with its line,
-/// not just the first: the bad entry is dropped and the rest parsed again.
-pub fn parse(origin: &Name, text: &str) -> Result<Vec<Record>, Vec<ZoneError>> {
-    let mut items = entries(text).map_err(|e| vec![e])?;
-    at_in_rdata(&mut items, origin);
-    // No `$TTL` (older zone files, like the seed's reverse zone): BIND uses
-    // the SOA's minimum field, and so do we.
-    let has_ttl = items.iter().any(|(_, t)| t.trim_start().to_ascii_uppercase().starts_with("$TTL"));
-    if !has_ttl {
-        if let Some(min) = items.iter().find_map(|(_, t)| soa_minimum(t)) {
-            items.insert(0, (0, format!("$TTL {min}")));
-        }
-    }
-    let mut errors = Vec::new();
-    loop {
-        let joined: String = items.iter().map(|(_, t)| t.as_str()).collect::<Vec<_>>().join("\n");
-        match Parser::new(joined, None, Some(origin.clone())).parse() {
-            Ok((_, sets)) => {
-                if !errors.is_empty() {
-                    return Err(errors);
-                }
-                let mut records: Vec<Record> = sets.values().flat_map(|s| s.records_without_rrsigs().cloned()).collect();
-                for r in &records {
-                    if !origin.zone_of(&r.name) {
-                        return Err(vec![ZoneError {
-                            line: 0,
-                            message: format!("{} is outside the zone {origin}", r.name),
-                        }]);
-                    }
-                }
-                sort(&mut records);
-                return Ok(records);
-            }
-            Err(whole) => {
-                // Find the first entry whose prefix fails.
-                let bad = (1..=items.len()).find(|&k| {
-                    let prefix: String = items[..k].iter().map(|(_, t)| t.as_str()).collect::<Vec<_>>().join("\n");
-                    Parser::new(prefix, None, Some(origin.clone())).parse().is_err()
-                });
-                match bad {
-                    Some(k) => {
-                        let prefix: String = items[..k].iter().map(|(_, t)| t.as_str()).collect::<Vec<_>>().join("\n");
-                        let msg = Parser::new(prefix, None, Some(origin.clone()))
-                            .parse()
-                            .err()
-                            .map(|e| describe(&e))
-                            .unwrap_or_default();
-                        errors.push(ZoneError {
-                            line: items[k - 1].0,
-                            message: msg,
-                        });
-                        items.remove(k - 1);
-                    }
-                    None => {
-                        errors.push(ZoneError {
-                            line: items.last().map_or(1, |l| l.0),
-                            message: describe(&whole),
-                        });
-                        return Err(errors);
-                    }
-                }
-                if errors.len() >= 20 {
-                    return Err(errors);
-                }
-            }
-        }
-    }
 }
 
 /// `@` on the right-hand side (`@ IN SOA @ hostmaster (`, as BIND's own
