@@ -23,7 +23,8 @@ nodes:
   router:
     interfaces: { lan: [192.0.2.1, "2001:db8:1::1"], dc: [198.51.100.1, "2001:db8:2::1"] }
     firewall:
-      dns: { dport: 53, action: accept }
+      # A counter named like an nft keyword: nft refused the ruleset once.
+      all: { dport: 53, action: accept }
   root:
     interfaces: { dc: [198.51.100.2, "2001:db8:2::2"] }
     server: { name: a.root-servers.net, zones: ["."] }
@@ -80,4 +81,6 @@ fn routes_are_derived_per_family() {
     assert_eq!(routes("client"), ["198.51.100.0/24 via 192.0.2.1", "2001:db8:2::/64 via 2001:db8:1::1"]);
     // The lab built, and the IPv4-only node reaches the server over IPv4.
     assert_eq!(once(&up, "v4only", "198.51.100.2").0, Status::Rcode(Rcode::NoError));
+    // The counter reads back under the name written.
+    assert!(up.lab.counters("router").unwrap()["all"] > 0);
 }

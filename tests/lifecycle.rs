@@ -54,7 +54,7 @@ fn a_run_leaves_nothing_and_changes_nothing() {
     let log = std::fs::read_to_string(evidence.join("unbound/servers/ns1.google.com.jsonl")).unwrap();
     assert!(log.lines().any(|l| l.contains("\"qname\":\"google.com.\"")), "{log}");
     let rules = std::fs::read_to_string(evidence.join("unbound/firewalls/msft-edge.nft")).unwrap();
-    assert!(rules.contains("th sport != 53 counter name \"lowport_drop\" drop"), "{rules}");
+    assert!(rules.contains("th sport != 53 counter name \"dnslab_lowport_drop\" drop"), "{rules}");
     for f in [
         "report.html",
         "topology.svg",

@@ -96,7 +96,14 @@ pub struct Snat {
     pub ports: Option<Ports>,
 }
 
-/// Is `name` usable as an nft counter name?
+/// What every counter's name in the ruleset starts with. A scenario's name
+/// for a counter may be an nft keyword (`all`, `drop`, `ip`, ...), which nft
+/// refuses as a counter's name, quoted or not (nft 1.0.6: `counter all { }`
+/// and `counter "all" { }` are syntax errors); with the prefix it never is.
+/// [`crate::Lab::counters`] strips it again.
+pub const COUNTER_PREFIX: &str = "dnslab_";
+
+/// Is `name` usable as a counter's name (before [`COUNTER_PREFIX`])?
 pub fn valid_name(name: &str) -> bool {
     let mut c = name.chars();
     c.next().is_some_and(|f| f.is_ascii_lowercase()) && c.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
@@ -125,7 +132,7 @@ pub fn render(filters: &[Filter], snat: &[Snat]) -> Option<String> {
     }
     let mut s = format!("table inet {TABLE} {{\n");
     for f in filters {
-        let _ = writeln!(s, "  counter {} {{ }}", f.name);
+        let _ = writeln!(s, "  counter {COUNTER_PREFIX}{} {{ }}", f.name);
     }
     if !filters.is_empty() {
         s += "  chain forward_filter {\n    type filter hook forward priority filter; policy accept;\n";
@@ -152,7 +159,7 @@ pub fn render(filters: &[Filter], snat: &[Snat]) -> Option<String> {
                 Action::Reject => "reject with icmpx admin-prohibited",
                 other => other.name(),
             };
-            let _ = writeln!(s, " counter name \"{}\" {action}", f.name);
+            let _ = writeln!(s, " counter name \"{COUNTER_PREFIX}{}\" {action}", f.name);
         }
         s += "  }\n";
     }
@@ -205,7 +212,7 @@ mod tests {
         };
         let text = render(&[f], &[n]).unwrap();
         assert!(
-            text.contains("meta l4proto { udp, tcp } th dport 53 th sport 1-1023 th sport != 53 counter name \"lowport_drop\" drop"),
+            text.contains("meta l4proto { udp, tcp } th dport 53 th sport 1-1023 th sport != 53 counter name \"dnslab_lowport_drop\" drop"),
             "{text}"
         );
         assert!(text.contains("snat ip to 203.0.113.30:600-1023"), "{text}");
@@ -224,7 +231,7 @@ mod tests {
         };
         let text = render(&[f(Some(Family::Ip6))], &[]).unwrap();
         assert!(
-            text.contains("meta nfproto ipv6 meta l4proto udp th dport 53 counter name \"v6_dns_drop\" reject with icmpx admin-prohibited"),
+            text.contains("meta nfproto ipv6 meta l4proto udp th dport 53 counter name \"dnslab_v6_dns_drop\" reject with icmpx admin-prohibited"),
             "{text}"
         );
         assert!(render(&[f(Some(Family::Ip))], &[]).unwrap().contains("meta nfproto ipv4 meta l4proto"));

@@ -130,7 +130,7 @@ impl Lab {
         for item in v["nftables"].as_array().into_iter().flatten() {
             if let Some(c) = item.get("counter") {
                 if let (Some(name), Some(p)) = (c["name"].as_str(), c["packets"].as_u64()) {
-                    counters.insert(name.to_string(), p);
+                    counters.insert(name.strip_prefix(firewall::COUNTER_PREFIX).unwrap_or(name).to_string(), p);
                 }
             }
         }
