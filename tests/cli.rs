@@ -111,3 +111,36 @@ fn past_a_hundred_problems_the_rest_are_counted() {
     assert_eq!(err.lines().filter(|l| l.contains(" bad-domain-name: ")).count(), 100, "{err}");
     assert!(err.contains("... and "), "{err}");
 }
+
+/// A TXT record with an escape sequence (ESC [2J clears a terminal): the
+/// text report and JUnit show it escaped, never the raw byte.
+#[test]
+fn data_from_the_wire_reaches_the_terminal_escaped() {
+    let dir = std::env::temp_dir().join(format!("dnslab-cli-esc-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let text = r#"name: esc
+networks: { net: 203.0.113.0/24 }
+nodes:
+  client: { interfaces: { net: 203.0.113.10 } }
+  root:
+    interfaces: { net: 203.0.113.1 }
+    server: { name: a.root-servers.net, zones: ["."] }
+zones:
+  ".": "$TTL 300\nevil IN TXT \"before\e[2Jafter\"\n"
+probes:
+  - ask: evil TXT
+    server: a.root-servers.net
+    expect: { answer: [TXT nothing] }
+"#;
+    std::fs::write(dir.join("s.yaml"), text).unwrap();
+    let junit = dir.join("j.xml");
+    let out = common::run(&["run", &dir.join("s.yaml").display().to_string(), "--junit", &junit.display().to_string()]);
+    let xml = std::fs::read(&junit).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("before\\u{1b}[2jafter"), "{stdout}");
+    for (what, bytes) in [("stdout", &out.stdout), ("stderr", &out.stderr), ("junit", &xml)] {
+        assert!(!bytes.contains(&0x1b), "a raw ESC in {what}");
+    }
+}

@@ -332,7 +332,8 @@ fn run(name: &str, asked: Vec<Kind>, a: RunArgs) -> ExitCode {
         Format::Text => {
             println!("{}\n", harness::text::escape_lines(&rep.description));
             for o in &rep.runs {
-                println!("{}", report::text(o));
+                // Names and data from the wire (qnames, TXT, a resolver's log tail) are escaped.
+                println!("{}", harness::text::escape_lines(&report::text(o)));
             }
             for k in &rep.skipped {
                 println!("skipped: {k}");
@@ -343,12 +344,12 @@ fn run(name: &str, asked: Vec<Kind>, a: RunArgs) -> ExitCode {
         // JSON on stdout stays one document; the ladders go to stderr then.
         let ladders = ladders(&rep, filter, a.ladder_format);
         match a.format {
-            Format::Text => print!("{ladders}"),
+            Format::Text => print!("{}", harness::text::escape_lines(&ladders)),
             Format::Json => eprint!("{ladders}"),
         }
     }
     if a.format == Format::Text {
-        print!("{}", report::summary(&rep));
+        print!("{}", harness::text::escape_lines(&report::summary(&rep)));
         println!("{}", if rep.passed { "RESULT: PASS" } else { "RESULT: FAIL" });
     }
     if keep {
@@ -441,7 +442,7 @@ fn audit(name: &str, asked: Vec<Kind>, format: Format) -> ExitCode {
             serde_json::to_string_pretty(&serde_json::json!({ "scenario": s.name, "kinds": kinds, "findings": findings, "expected_but_not_found": unmet }))
                 .expect("serializable")
         ),
-        Format::Text => print!("{}", audit::text(&findings, &unmet)),
+        Format::Text => print!("{}", harness::text::escape_lines(&audit::text(&findings, &unmet))),
     }
     if findings.iter().all(|f| f.expected) {
         ExitCode::SUCCESS

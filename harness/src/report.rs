@@ -325,10 +325,11 @@ pub fn junit(rep: &RunReport) -> String {
                 TestCaseStatus::success()
             } else {
                 let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
-                s.set_message(message);
+                // XML 1.0 cannot hold most control characters: escaped, as everywhere.
+                s.set_message(crate::text::escape(&message));
                 s
             };
-            let mut c = TestCase::new(format!("{}/{}/{name}", rep.scenario, o.kind), status);
+            let mut c = TestCase::new(crate::text::escape(&format!("{}/{}/{name}", rep.scenario, o.kind)), status);
             c.set_time(std::time::Duration::from_millis(ms));
             suite.add_test_case(c);
         };
