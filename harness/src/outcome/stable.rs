@@ -198,12 +198,13 @@ impl Outcome {
                     e.2.extend(u.seen_as);
                     e.3 += u.tcp_connects;
                 }
-                let mut upstream: Vec<String> = sums
+                let mut upstream: Vec<String> = collapse_dead(sums)
                     .into_iter()
                     .map(|((server, qname, qtype, transport, class), (sent, lost, seen, connects))| {
                         let seen: Vec<String> = seen.iter().map(|c| c.to_string()).collect();
                         format!(
-                            "{server} {qname} {qtype} {transport} from {class} ports{}: lost {}{}",
+                            "{server} {qname}{} {transport} from {class} ports{}: lost {}{}",
+                            if qtype.is_empty() { String::new() } else { format!(" {qtype}") },
                             if seen.is_empty() {
                                 String::new()
                             } else {
@@ -324,4 +325,42 @@ pub fn answer(r: &Reply, outcome: &str) -> String {
         s += &format!(" via {via}");
     }
     s
+}
+
+/// Upstream sums keyed by (server group, qname, qtype, transport, port class).
+type UpstreamSums = BTreeMap<(String, String, String, String, PortClass), (u32, u32, BTreeSet<PortClass>, u32)>;
+
+/// A server that got none of a resolver's questions over a transport and
+/// port class is dead to it; which names the resolver tried on it before
+/// giving up is its own timers' choice (kresd, run by run: the name asked,
+/// the server's own address, or both). Those lines become one, with the
+/// names as `(every question)`.
+fn collapse_dead(sums: UpstreamSums) -> UpstreamSums {
+    let mut alive: BTreeSet<(String, String, PortClass)> = BTreeSet::new();
+    let mut asked: BTreeSet<(String, String, PortClass)> = BTreeSet::new();
+    for ((server, _, _, transport, class), (sent, lost, _, _)) in &sums {
+        let key = (server.clone(), transport.clone(), *class);
+        if *sent > 0 {
+            asked.insert(key.clone());
+        }
+        if lost < sent {
+            alive.insert(key);
+        }
+    }
+    let mut out = UpstreamSums::new();
+    for ((server, qname, qtype, transport, class), v) in sums {
+        let key = (server.clone(), transport.clone(), class);
+        let dead = v.0 > 0 && asked.contains(&key) && !alive.contains(&key);
+        let (qname, qtype) = if dead {
+            ("(every question)".to_string(), String::new())
+        } else {
+            (qname, qtype)
+        };
+        let e = out.entry((server, qname, qtype, transport, class)).or_default();
+        e.0 += v.0;
+        e.1 += v.1;
+        e.2.extend(v.2);
+        e.3 += v.3;
+    }
+    out
 }
