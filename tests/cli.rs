@@ -134,7 +134,16 @@ probes:
 "#;
     std::fs::write(dir.join("s.yaml"), text).unwrap();
     let junit = dir.join("j.xml");
-    let out = common::run(&["run", &dir.join("s.yaml").display().to_string(), "--junit", &junit.display().to_string()]);
+    // A failed run keeps its evidence: here, inside the test's own directory.
+    let evidence = dir.join("evidence").display().to_string();
+    let out = common::run(&[
+        "run",
+        &dir.join("s.yaml").display().to_string(),
+        "--junit",
+        &junit.display().to_string(),
+        "--evidence",
+        &evidence,
+    ]);
     let xml = std::fs::read(&junit).unwrap();
     std::fs::remove_dir_all(&dir).unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
