@@ -9,7 +9,6 @@ use std::collections::BTreeMap;
 
 use harness::report::RunReport;
 use harness::scenario;
-use harness::scenario::values::transport_on;
 
 const KINDS: &str = "hickory,unbound,named,pdns,kresd,dnsmasq";
 
@@ -38,18 +37,12 @@ fn check(name: &str) -> RunReport {
         }
         for q in o.queries.iter().filter(|q| !o.is_counted(q)) {
             matrix
-                .entry(format!(
-                    "{} {} {} via {}",
-                    q.qname,
-                    q.qtype,
-                    transport_on(q.transport, q.resolver_addr.is_ipv6()),
-                    q.resolver
-                ))
+                .entry(format!("{} {} {} via {}", q.qname, q.qtype, q.transport_label(), q.resolver))
                 .or_default()
                 .insert(o.kind.to_string(), q.verdict.outcome.clone());
         }
         for p in &o.probes {
-            let transport = transport_on(p.transport, p.server_addr.is_ipv6());
+            let transport = p.transport_label();
             let row = format!("probe {} {} @{} {transport} port {}", p.qname, p.qtype, p.server, p.requested_port);
             matrix.entry(row).or_default().insert(o.kind.to_string(), p.verdict.outcome.clone());
         }

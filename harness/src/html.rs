@@ -14,7 +14,6 @@ use crate::dns::dotless;
 use crate::ladder::{self, esc};
 use crate::outcome::{Outcome, QueryResult};
 use crate::report::RunReport;
-use crate::scenario::values::transport_on;
 use crate::scenario::{Node, Scenario};
 
 const STYLE: &str = "body{font-family:sans-serif;margin:24px;color:#222;max-width:1400px}
@@ -65,13 +64,7 @@ fn matrix(rep: &RunReport) -> String {
     let mut rows: Vec<(&str, &str, &str, &str, String)> = Vec::new();
     for o in &rep.runs {
         for q in &o.queries {
-            let row = (
-                q.from.as_str(),
-                q.resolver.as_str(),
-                q.qname.as_str(),
-                q.qtype.as_str(),
-                transport_on(q.transport, q.resolver_addr.is_ipv6()),
-            );
+            let row = (q.from.as_str(), q.resolver.as_str(), q.qname.as_str(), q.qtype.as_str(), q.transport_label());
             if !rows.contains(&row) {
                 rows.push(row);
             }
@@ -83,13 +76,7 @@ fn matrix(rep: &RunReport) -> String {
             let (from, via, qname, qtype, transport) = row;
             o.queries
                 .iter()
-                .filter(|q| {
-                    q.from == *from
-                        && q.resolver == *via
-                        && q.qname == *qname
-                        && q.qtype == *qtype
-                        && transport_on(q.transport, q.resolver_addr.is_ipv6()) == *transport
-                })
+                .filter(|q| q.from == *from && q.resolver == *via && q.qname == *qname && q.qtype == *qtype && q.transport_label() == *transport)
                 .collect()
         }
         let (from, via, qname, qtype, transport) = row;
@@ -148,7 +135,7 @@ fn probes(rep: &RunReport) -> String {
             esc(&p.server),
             esc(dotless(&p.qname)),
             esc(&p.qtype),
-            transport_on(p.transport, p.server_addr.is_ipv6()),
+            p.transport_label(),
             p.source_port,
             if p.verdict.ok { "ok" } else { "bad" },
             esc(&p.verdict.outcome),

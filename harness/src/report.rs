@@ -77,7 +77,7 @@ pub fn text(o: &Outcome) -> String {
                 p.from.clone(),
                 p.server.clone(),
                 format!("{} {}", dotless(&p.qname), p.qtype),
-                transport_on(p.transport, p.server_addr.is_ipv6()),
+                p.transport_label(),
                 port,
                 p.verdict.outcome.clone(),
                 ms(p.elapsed_ms),
@@ -339,7 +339,7 @@ pub fn junit(rep: &RunReport) -> String {
                 dotless(&p.qname),
                 p.qtype,
                 p.server,
-                transport_on(p.transport, p.server_addr.is_ipv6()),
+                p.transport_label(),
                 p.requested_port
             );
             case(name, p.verdict.ok, p.verdict.against(), p.elapsed_ms);

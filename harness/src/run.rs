@@ -16,7 +16,7 @@ use crate::nameserver::{self, NameServer};
 use crate::outcome::{self, Judged, Outcome, ProbeResult, QueryResult, ResolverReport, Timings};
 use crate::probe::{self, Ask};
 use crate::resolver::{self, Kind};
-use crate::scenario::values::{transport_on, PortSpec};
+use crate::scenario::values::PortSpec;
 use crate::scenario::{Probe, Query, Scenario};
 
 #[derive(Debug, thiserror::Error)]
@@ -322,7 +322,7 @@ fn settled(log: &nameserver::Log) -> Vec<nameserver::Received> {
 fn failures(probes: &[ProbeResult], queries: &[QueryResult], rates: &[outcome::RateResult], kind: Kind) -> Vec<String> {
     let mut out = Vec::new();
     for p in probes.iter().filter(|p| !p.verdict.ok) {
-        let transport = transport_on(p.transport, p.server_addr.is_ipv6());
+        let transport = p.transport_label();
         let what = format!("probe {} {} @{} {transport} port {}", p.qname, p.qtype, p.server, p.requested_port);
         out.push(format!("{what}: {}", p.verdict.against()));
     }
@@ -342,7 +342,7 @@ fn failures(probes: &[ProbeResult], queries: &[QueryResult], rates: &[outcome::R
         ));
     }
     for q in queries.iter().filter(|q| !q.verdict.ok) {
-        let transport = transport_on(q.transport, q.resolver_addr.is_ipv6());
+        let transport = q.transport_label();
         let what = format!("query {} {} via {} ({}, {transport})", q.qname, q.qtype, q.resolver, q.kind);
         out.push(format!("{what}: {}", q.verdict.against()));
     }

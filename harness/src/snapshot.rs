@@ -42,7 +42,7 @@ pub fn stable(s: &Scenario, o: &Outcome) -> serde_json::Value {
         let addrs: Vec<IpAddr> = s
             .servers()
             .filter(|(_, sv)| sv.hostname.to_string().trim_end_matches('.') == host)
-            .flat_map(|(n, _)| n.interfaces.iter().flat_map(|(_, a)| a.iter().copied()))
+            .flat_map(|(n, _)| n.addresses())
             .collect();
         addrs.iter().any(IpAddr::is_ipv4) && addrs.iter().any(IpAddr::is_ipv6)
     };

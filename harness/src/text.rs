@@ -30,21 +30,33 @@ pub const SCENARIO_MAX: u64 = 4 << 20;
 /// The most a zone file may hold, unless `--max-zone-bytes` says more.
 pub const ZONE_MAX: u64 = 16 << 20;
 
+/// Why a bounded read failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("not a regular file")]
+    NotRegular,
+    #[error("larger than the limit of {0} bytes")]
+    TooLarge(u64),
+    #[error("not UTF-8 text (byte {0})")]
+    NotUtf8(usize),
+}
+
 /// Reads a regular file of at most `max` bytes as UTF-8. A device, a FIFO,
 /// a directory or a larger file is an error that says so: `/dev/zero` ends
 /// at once instead of growing without end.
-pub fn read_bounded(path: &Path, max: u64) -> Result<String, String> {
-    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
-    let meta = file.metadata().map_err(|e| e.to_string())?;
-    if !meta.is_file() {
-        return Err("not a regular file".into());
+pub fn read_bounded(path: &Path, max: u64) -> Result<String, ReadError> {
+    let file = std::fs::File::open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(ReadError::NotRegular);
     }
     let mut bytes = Vec::new();
-    file.take(max + 1).read_to_end(&mut bytes).map_err(|e| e.to_string())?;
+    file.take(max + 1).read_to_end(&mut bytes)?;
     if bytes.len() as u64 > max {
-        return Err(format!("larger than the limit of {max} bytes"));
+        return Err(ReadError::TooLarge(max));
     }
-    String::from_utf8(bytes).map_err(|e| format!("not UTF-8 text (byte {})", e.utf8_error().valid_up_to()))
+    String::from_utf8(bytes).map_err(|e| ReadError::NotUtf8(e.utf8_error().valid_up_to()))
 }
 
 #[cfg(test)]
@@ -60,12 +72,12 @@ mod tests {
 
     #[test]
     fn reads_are_bounded_and_regular() {
-        assert_eq!(read_bounded(Path::new("/dev/zero"), 10).unwrap_err(), "not a regular file");
+        assert_eq!(read_bounded(Path::new("/dev/zero"), 10).unwrap_err().to_string(), "not a regular file");
         let dir = std::env::temp_dir().join(format!("dnslab-text-test-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let f = dir.join("big");
         std::fs::write(&f, "0123456789ab").unwrap();
-        assert!(read_bounded(&f, 10).unwrap_err().contains("limit of 10 bytes"));
+        assert!(matches!(read_bounded(&f, 10), Err(ReadError::TooLarge(10))));
         assert_eq!(read_bounded(&f, 12).unwrap(), "0123456789ab");
         std::fs::remove_dir_all(&dir).unwrap();
     }

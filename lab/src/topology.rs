@@ -19,6 +19,21 @@ pub fn allowed(addr: IpAddr) -> bool {
     ALLOWED.iter().any(|n| n.parse::<IpNet>().expect("constant").contains(&addr))
 }
 
+/// Why `addr`, inside `subnet`, is no host's address, if it is not: the
+/// network address, or the IPv4 broadcast address. A /31 or /32 (/127,
+/// /128) has neither; IPv6 has no broadcast, so its last address is a host's.
+pub fn not_a_host(subnet: &IpNet, addr: IpAddr) -> Option<&'static str> {
+    if subnet.prefix_len() >= subnet.max_prefix_len() - 1 {
+        None
+    } else if addr == subnet.network() {
+        Some("network")
+    } else if addr.is_ipv4() && addr == subnet.broadcast() {
+        Some("broadcast")
+    } else {
+        None
+    }
+}
+
 /// Linux limits interface names to 15 bytes (IFNAMSIZ - 1).
 pub const IFNAME_MAX: usize = 15;
 
@@ -221,10 +236,7 @@ impl Builder {
                         err(format!("address {a} is used by both `{o}` and `{}`", d.name));
                     }
                     match segments[si].subnets.iter().find(|s| s.contains(&a)) {
-                        // /31 and /32 (/127, /128) have no network or broadcast address.
-                        Some(s) if s.prefix_len() >= s.max_prefix_len() - 1 || (a != s.network() && !(a.is_ipv4() && a == s.broadcast())) => {
-                            nets.push(IpNet::new(a, s.prefix_len()).expect("prefix from a valid net"))
-                        }
+                        Some(s) if not_a_host(s, a).is_none() => nets.push(IpNet::new(a, s.prefix_len()).expect("prefix from a valid net")),
                         _ => err(format!("node `{}`: {a} is not a host address of segment `{seg}`", d.name)),
                     }
                 }

@@ -23,7 +23,7 @@ use crate::dns::PortClass;
 use crate::nameserver::Received;
 use crate::probe::Stub;
 use crate::resolver::Kind;
-use crate::scenario::values::Transport;
+use crate::scenario::values::{transport_on, Transport};
 use crate::verdict::{Expect, Word};
 
 /// The shape of outcomes this build writes: 2 has the whole answer.
@@ -143,7 +143,19 @@ impl Judged {
     }
 }
 
+impl ProbeResult {
+    /// `udp`, `tcp`, or `udp6`, `tcp6` to the server's IPv6 address.
+    pub fn transport_label(&self) -> String {
+        transport_on(self.transport, self.server_addr.is_ipv6())
+    }
+}
+
 impl QueryResult {
+    /// `udp`, `tcp`, or `udp6`, `tcp6` to the resolver's IPv6 address.
+    pub fn transport_label(&self) -> String {
+        transport_on(self.transport, self.resolver_addr.is_ipv6())
+    }
+
     /// Response bytes per query byte, when an answer came.
     pub fn amplification(&self) -> Option<f64> {
         (self.response_bytes > 0 && self.query_bytes > 0).then(|| self.response_bytes as f64 / self.query_bytes as f64)

@@ -82,7 +82,7 @@ impl Outcome {
                     p.qname,
                     p.qtype,
                     p.server,
-                    transport_on(p.transport, p.server_addr.is_ipv6()),
+                    p.transport_label(),
                     p.requested_port,
                     port_label(p.source_port),
                     answer(&p.reply, &p.verdict.outcome),
@@ -106,7 +106,7 @@ impl Outcome {
                     q.resolver,
                     q.qname,
                     q.qtype,
-                    transport_on(q.transport, q.resolver_addr.is_ipv6()),
+                    q.transport_label(),
                     answer(&q.reply, &q.verdict.outcome),
                     if q.verdict.ok { "" } else { "  << UNEXPECTED" }
                 )

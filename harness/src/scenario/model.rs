@@ -88,6 +88,13 @@ pub struct Node {
     pub nat: Option<Nat>,
 }
 
+impl Node {
+    /// Every address of the node, in the order written.
+    pub fn addresses(&self) -> impl Iterator<Item = IpAddr> + '_ {
+        self.interfaces.iter().flat_map(|(_, a)| a.iter().copied())
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Server {
     pub hostname: Name,
@@ -303,8 +310,6 @@ impl Scenario {
 
     /// Every address of the node, in the order written.
     pub fn addresses(&self, node: &str) -> Vec<IpAddr> {
-        self.node(node)
-            .map(|n| n.interfaces.iter().flat_map(|(_, a)| a.iter().copied()).collect())
-            .unwrap_or_default()
+        self.node(node).map(|n| n.addresses().collect()).unwrap_or_default()
     }
 }

@@ -115,11 +115,7 @@ fn targets(p: &mut Pass, at: Pos, c: &Common, sender: &[IpAddr], target: (&str, 
 
 /// Every address of a node, in the order written.
 fn addrs_of(nodes: &[Node], name: &str) -> Vec<IpAddr> {
-    nodes
-        .iter()
-        .filter(|n| n.name == name)
-        .flat_map(|n| n.interfaces.iter().flat_map(|(_, a)| a.iter().copied()))
-        .collect()
+    nodes.iter().filter(|n| n.name == name).flat_map(|n| n.addresses()).collect()
 }
 
 /// The header and EDNS to send: dig's, changed by `dnssec:`, `cd:`, `edns:`

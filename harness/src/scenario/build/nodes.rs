@@ -78,13 +78,11 @@ fn interfaces(p: &mut Pass, name: &S, n: &raw::Node, networks: &[Network], used:
             let Some(ip) = p.take(Rule::BadAddress, a, v::addr(a)) else { continue };
             if let Some(subnets) = subnets {
                 match subnets.iter().find(|s| s.contains(&ip)) {
-                    Some(s) if s.prefix_len() >= s.max_prefix_len() - 1 => {}
-                    Some(s) if ip == s.network() => p.report(Rule::AddressOutsideNetwork, a.pos, format!("{ip} is the network address of {s}")),
-                    // IPv6 has no broadcast; its last address is a host's.
-                    Some(s) if ip.is_ipv4() && ip == s.broadcast() => {
-                        p.report(Rule::AddressOutsideNetwork, a.pos, format!("{ip} is the broadcast address of {s}"))
+                    Some(s) => {
+                        if let Some(what) = lab::topology::not_a_host(s, ip) {
+                            p.report(Rule::AddressOutsideNetwork, a.pos, format!("{ip} is the {what} address of {s}"));
+                        }
                     }
-                    Some(_) => {}
                     None => {
                         let nets: Vec<String> = subnets.iter().map(|s| s.to_string()).collect();
                         p.report(

@@ -137,9 +137,9 @@ fn zone_file(dir: &Path, written: &str) -> Result<(PathBuf, String), String> {
             "zone file `{written}` is outside the scenario's directory: zone files must be inside it, or below it (`--allow-outside DIR` permits another)"
         ));
     }
-    let text = crate::text::read_bounded(&path, rules.zone_max).map_err(|e| match e.contains("limit") {
-        true => cannot(&format!("{e} (`--max-zone-bytes N` raises it)")),
-        false => cannot(&e),
+    let text = crate::text::read_bounded(&path, rules.zone_max).map_err(|e| match e {
+        crate::text::ReadError::TooLarge(_) => cannot(&format!("{e} (`--max-zone-bytes N` raises it)")),
+        e => cannot(&e),
     })?;
     Ok((shown, text))
 }
