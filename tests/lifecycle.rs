@@ -7,35 +7,10 @@ mod common;
 use std::process::Stdio;
 use std::sync::Mutex;
 
-use common::{eventually, host_state, netns_count};
+use common::{eventually, host_state, pgrep, quiet, settled};
 
 /// These tests compare machine-wide state; run them one at a time.
 static SERIAL: Mutex<()> = Mutex::new(());
-
-/// The host's state before a test, once no dnslab of an earlier step is
-/// still on its way out (a process ending is no leftover; one that stays
-/// 10 s is, and fails the test with what it is).
-fn quiet() -> (String, usize) {
-    let alive = || {
-        let o = std::process::Command::new("sh")
-            .args(["-c", "pgrep -af 'target/.*/dnslab ' | grep -v pgrep || true"])
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&o.stdout).trim().to_string()
-    };
-    assert!(
-        eventually(10, || alive().is_empty()),
-        "a dnslab from an earlier test is still alive:\n{}",
-        alive()
-    );
-    (host_state(), netns_count())
-}
-
-fn settled(before: &str, ns_before: usize) {
-    assert!(eventually(3, || netns_count() <= ns_before), "namespaces left: {} > {ns_before}", netns_count());
-    let after = host_state();
-    assert_eq!(before, after, "the host changed or something was left behind");
-}
 
 #[test]
 fn a_run_leaves_nothing_and_changes_nothing() {
@@ -116,11 +91,6 @@ fn kill_mid_run(target: &str, signal: i32) -> std::process::ExitStatus {
         .unwrap();
     // Mid-scenario: the supervisor's own unbound processes are up and
     // queries are in flight.
-    let pgrep = |args: &[&str]| {
-        String::from_utf8_lossy(&std::process::Command::new("pgrep").args(args).output().unwrap().stdout)
-            .trim()
-            .to_string()
-    };
     let mut supervisor = String::new();
     assert!(eventually(10, || {
         supervisor = pgrep(&["-P", &child.id().to_string()]);

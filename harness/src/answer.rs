@@ -106,15 +106,20 @@ pub enum Status {
     /// The client could not send (a source address the node lacks, a port
     /// in use), or could not read what came back: see the attempt's `error`.
     Error,
+    /// The resolver asked was stopped (state `T`) while the question was
+    /// open, so it was not waited out: a fault of the lab's resolver,
+    /// never an expected outcome.
+    ResolverHung,
 }
 
 /// The words for the non-rcode statuses, as the JSON writes them.
-const NO_ANSWER: [(Status, &str); 5] = [
+const NO_ANSWER: [(Status, &str); 6] = [
     (Status::Timeout, "TIMEOUT"),
     (Status::TcpRefused, "TCP-REFUSED"),
     (Status::TcpReset, "TCP-RESET"),
     (Status::Unreachable, "UNREACHABLE"),
     (Status::Error, "ERROR"),
+    (Status::ResolverHung, "RESOLVER-HUNG"),
 ];
 
 impl Status {
@@ -132,10 +137,15 @@ impl Status {
         }
     }
 
-    /// The words for statuses without a DNS answer that expectations use
-    /// (`ERROR` is a fault of the client's own, never an expected outcome).
+    /// `ERROR` and `RESOLVER-HUNG`: faults of the lab's own, never an
+    /// expected outcome.
+    pub fn is_fault(self) -> bool {
+        matches!(self, Status::Error | Status::ResolverHung)
+    }
+
+    /// The words for statuses without a DNS answer that expectations use.
     pub fn no_answer_names() -> impl Iterator<Item = &'static str> {
-        NO_ANSWER.iter().filter(|(s, _)| *s != Status::Error).map(|(_, n)| *n)
+        NO_ANSWER.iter().filter(|(s, _)| !s.is_fault()).map(|(_, n)| *n)
     }
 
     /// What the socket said, as a status. `connected` is whether a TCP
@@ -369,6 +379,7 @@ mod tests {
             "TCP-REFUSED",
             "TCP-RESET",
             "UNREACHABLE",
+            "RESOLVER-HUNG",
             "BADVERS",
             "RCODE23",
         ] {

@@ -117,6 +117,9 @@ enum Cmd {
         #[arg(last = true, required = true)]
         command: Vec<String>,
     },
+    /// How each resolver of a running lab is: running, hung (stopped,
+    /// state T) or exited, and how.
+    Status { lab: Option<String> },
     /// Stop a running lab; everything of it is gone when this returns.
     Down { lab: Option<String> },
 }
@@ -169,6 +172,7 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
+        Cmd::Status { lab } => status(lab.as_deref()),
         Cmd::Down { lab } => match supervise::pick(lab.as_deref()).and_then(|l| supervise::ask(&l, "down").map(|_| l).map_err(|e| e.to_string())) {
             Ok(l) => {
                 // The socket disappears when the supervisor has exited.
@@ -478,13 +482,14 @@ fn up(name: &str, kind: Kind, format: Format) -> ExitCode {
                 .iter()
                 .map(|n| serde_json::json!({"name": n.name, "addresses": n.addresses}))
                 .collect();
-            println!("{}", serde_json::json!({ "lab": s.name, "nodes": nodes }));
+            println!("{}", serde_json::json!({ "lab": s.name, "supervisor_pid": info.pid, "nodes": nodes }));
         }
         Format::Text => {
             println!(
                 "lab `{}` is up with {kind}; `dnslab exec NODE -- CMD` to use it, `dnslab down` to end it",
                 s.name
             );
+            println!("  supervisor pid {} (SIGKILL to it also ends the lab, leaving nothing)", info.pid);
             for n in &info.nodes {
                 let addrs: Vec<String> = n.addresses.iter().map(|a| a.to_string()).collect();
                 println!("  {:<18} {}", n.name, addrs.join(" "));
@@ -493,8 +498,33 @@ fn up(name: &str, kind: Kind, format: Format) -> ExitCode {
     }
     // Our stdout is the starter's pipe: close it so the starter can return.
     detach_stdio();
-    supervise::serve(listener, &info);
+    let status = || serde_json::to_string(&lab.health()).unwrap_or_default();
+    supervise::serve(listener, &info, &status);
     drop(lab);
+    ExitCode::SUCCESS
+}
+
+/// `dnslab status`: one line per resolver node of a running lab.
+fn status(lab: Option<&str>) -> ExitCode {
+    let answer = supervise::pick(lab).and_then(|l| supervise::ask(&l, "status").map(|a| (l, a)).map_err(|e| e.to_string()));
+    let (l, line) = match answer {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("dnslab status: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let health: std::collections::BTreeMap<String, harness::resolver::watch::Health> = match serde_json::from_str(&line) {
+        Ok(h) => h,
+        Err(e) => {
+            eprintln!("dnslab status: lab `{l}` answered what I cannot read: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    println!("lab `{l}`:");
+    for (node, h) in &health {
+        println!("  {:<18} {}", harness::text::escape(node), h);
+    }
     ExitCode::SUCCESS
 }
 

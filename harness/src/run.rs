@@ -64,7 +64,7 @@ pub fn start_servers(lab: &lab::Lab, scenario: &Scenario, log: &nameserver::Log,
 /// running, nothing sent.
 pub struct UpLab {
     // Field order is drop order: resolvers, servers, then the lab.
-    _resolvers: Vec<resolver::Running>,
+    resolvers: resolver::watch::Watcher,
     _servers: Vec<NameServer>,
     lab: lab::Lab,
     _dir: WorkDir,
@@ -75,6 +75,11 @@ pub struct UpLab {
 impl UpLab {
     pub fn lab(&self) -> &lab::Lab {
         &self.lab
+    }
+
+    /// How each resolver is now: running, hung (stopped) or exited (reaped).
+    pub fn health(&self) -> BTreeMap<String, resolver::watch::Health> {
+        self.resolvers.board().all()
     }
 
     pub fn info(&self, scenario: &Scenario) -> crate::supervise::LabInfo {
@@ -89,7 +94,7 @@ impl UpLab {
             .collect();
         crate::supervise::LabInfo {
             lab: scenario.name.clone(),
-            pid: std::process::id(),
+            pid: crate::supervise::host_pid(),
             nodes,
         }
     }
@@ -128,15 +133,17 @@ pub fn up(scenario: &Scenario, kind: Kind) -> Result<UpLab, RunError> {
     resolver::available(kind)?;
     let topo = scenario.topology(|n| n.resolver.as_ref().and_then(|r| resolver::ports_by_sysctl(kind, r.source_ports)))?;
     let lab = lab::Lab::up(&topo)?;
+    let t_up = Instant::now();
     let log: nameserver::Log = Arc::new(Mutex::new(Vec::new()));
-    let servers = start_servers(&lab, scenario, &log, Instant::now())?;
+    let servers = start_servers(&lab, scenario, &log, t_up)?;
     let dir = WorkDir::new(&scenario.name, kind)?;
-    let mut resolvers = Vec::new();
+    let mut resolvers = BTreeMap::new();
     for node in scenario.resolvers().filter(|n| scenario.runs_kind(&n.name, kind)) {
-        resolvers.push(start_resolver(&lab, scenario, &node.name, kind, &dir).map_err(|e| RunError::Other(format!("{}: {e}", node.name)))?);
+        let r = start_resolver(&lab, scenario, &node.name, kind, &dir).map_err(|e| RunError::Other(format!("{}: {e}", node.name)))?;
+        resolvers.insert(node.name.clone(), r);
     }
     Ok(UpLab {
-        _resolvers: resolvers,
+        resolvers: resolver::watch::Watcher::start(resolvers, t_up),
         _servers: servers,
         lab,
         _dir: dir,
@@ -158,6 +165,7 @@ pub fn run(scenario: &Scenario, kind: Kind, progress: &dyn Progress, evidence: O
         lap = Instant::now();
     };
     let lab = lab::Lab::up(&topo)?;
+    let t_up = Instant::now();
     tick(&mut timings.lab_up_ms);
     progress.step("lab up");
 
@@ -221,18 +229,22 @@ pub fn run(scenario: &Scenario, kind: Kind, progress: &dyn Progress, evidence: O
     }
     tick(&mut timings.resolvers_ready_ms);
 
+    // From here on, a resolver that ends is reaped at once and one that is
+    // stopped is seen as hung.
+    let watcher = resolver::watch::Watcher::start(running, t_up);
     let probes = run_probes(&lab, &scenario.probes)?;
     tick(&mut timings.probes_ms);
     progress.step("probes answered");
     progress.step(&format!("{} queries sent", scenario.queries.len()));
-    let queries = run_queries(&lab, scenario, kind)?;
+    let queries = run_queries(&lab, scenario, kind, &watcher.board())?;
     tick(&mut timings.queries_ms);
     progress.step("queries answered");
 
-    // Evidence: what each resolver sent, what arrived, what firewalls counted.
-    for (node, mut r) in std::mem::take(&mut running) {
-        if let Some(status) = r.exited() {
-            reports.get_mut(&node).expect("report").status = format!("crashed ({status}):\n{}", r.log_tail(15));
+    // Evidence: how each resolver ended, what it sent, what arrived, what
+    // firewalls counted.
+    for (node, status) in watcher.finish() {
+        if let Some(report) = reports.get_mut(&node) {
+            report.status = status;
         }
     }
     // Captures end first, then the log is read once what was sent last has
@@ -363,8 +375,12 @@ fn ask_of_probe(p: &Probe) -> Ask {
     }
 }
 
-/// Asks sent one after another, each from inside its own node.
-type Lane = Vec<(usize, String, Ask)>;
+/// Asks sent one after another, each from inside its own node, each with
+/// the resolver node it asks when that one is watched for hanging.
+type Lane = Vec<(usize, String, Ask, Option<Watched>)>;
+
+/// The watcher's board and the resolver node a question goes to.
+type Watched = (Arc<resolver::watch::Board>, String);
 
 /// Sends every lane's asks, lanes side by side, each lane's asks one after
 /// another even when they come from different nodes (a resolver's queries
@@ -384,15 +400,19 @@ fn send_lanes(lab: &lab::Lab, lanes: Vec<Lane>) -> Result<Vec<(usize, Reply)>, R
 fn run_lane(lab: &lab::Lab, lane: Lane) -> Result<Vec<(usize, Reply)>, RunError> {
     let mut out = Vec::new();
     let mut rest = lane.into_iter().peekable();
-    while let Some((i, node, ask)) = rest.next() {
-        let mut run = vec![(i, ask)];
-        while let Some((i, _, ask)) = rest.next_if(|(_, n, _)| *n == node) {
-            run.push((i, ask));
+    while let Some((i, node, ask, w)) = rest.next() {
+        let mut run = vec![(i, ask, w)];
+        while let Some((i, _, ask, w)) = rest.next_if(|(_, n, _, _)| *n == node) {
+            run.push((i, ask, w));
         }
         out.extend(probe::block_in(lab, &node, move || async move {
             let mut answers = Vec::new();
-            for (i, a) in run {
-                answers.push((i, probe::ask(&a).await));
+            for (i, a, w) in run {
+                let reply = match w {
+                    Some((board, resolver)) => resolver::watch::ask_unless_hung(&a, &board, &resolver).await,
+                    None => probe::ask(&a).await,
+                };
+                answers.push((i, reply));
             }
             answers
         })?);
@@ -409,7 +429,10 @@ fn run_probes(lab: &lab::Lab, probes: &[Probe]) -> Result<Vec<ProbeResult>, RunE
             PortSpec::Exact(port) => format!("{port}"),
             _ => format!("free{i}"),
         };
-        lanes.entry((p.from.clone(), lane)).or_default().push((i, p.from.clone(), ask_of_probe(p)));
+        lanes
+            .entry((p.from.clone(), lane))
+            .or_default()
+            .push((i, p.from.clone(), ask_of_probe(p), None));
     }
     let mut results: Vec<Option<ProbeResult>> = vec![None; probes.len()];
     for (i, reply) in send_lanes(lab, lanes.into_values().collect())? {
@@ -435,7 +458,7 @@ fn run_probes(lab: &lab::Lab, probes: &[Probe]) -> Result<Vec<ProbeResult>, RunE
 
 /// Queries through each resolver go one after another, in scenario order, so
 /// each resolver's behaviour is reproducible; resolvers run side by side.
-fn run_queries(lab: &lab::Lab, scenario: &Scenario, kind: Kind) -> Result<Vec<QueryResult>, RunError> {
+fn run_queries(lab: &lab::Lab, scenario: &Scenario, kind: Kind, board: &Arc<resolver::watch::Board>) -> Result<Vec<QueryResult>, RunError> {
     let mut lanes: BTreeMap<String, Lane> = BTreeMap::new();
     for (i, q) in scenario.queries.iter().enumerate().filter(|(_, q)| scenario.runs_kind(&q.via, kind)) {
         let server = q.to;
@@ -452,7 +475,8 @@ fn run_queries(lab: &lab::Lab, scenario: &Scenario, kind: Kind) -> Result<Vec<Qu
             Some(_) => format!("{}#{}", q.via, i % PARALLEL_NAMES),
             None => q.via.clone(),
         };
-        lanes.entry(lane).or_default().push((i, q.from.clone(), ask));
+        let watched = (board.clone(), q.via.clone());
+        lanes.entry(lane).or_default().push((i, q.from.clone(), ask, Some(watched)));
     }
     let mut results: Vec<Option<QueryResult>> = vec![None; scenario.queries.len()];
     for (i, reply) in send_lanes(lab, lanes.into_values().collect())? {

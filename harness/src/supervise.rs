@@ -198,10 +198,21 @@ pub fn reexec(detach: bool) -> i32 {
     }
 }
 
+/// The supervisor's pid as the host sees it (`kill PID` works on it). Our
+/// own pid is 1 in the lab's PID namespace, but `/proc` is still the host's,
+/// and its `self` names us in the host's numbering.
+pub fn host_pid() -> u32 {
+    std::fs::read_link("/proc/self")
+        .ok()
+        .and_then(|p| p.to_str().and_then(|s| s.parse().ok()))
+        .unwrap_or_else(std::process::id)
+}
+
 /// What `dnslab exec` needs to know about a running lab.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LabInfo {
     pub lab: String,
+    /// The supervisor's pid on the host.
     pub pid: u32,
     pub nodes: Vec<NodeInfo>,
 }
@@ -231,11 +242,12 @@ pub fn claim(lab: &str) -> std::io::Result<UnixListener> {
     })
 }
 
-/// Serves `info`, `enter NODE` and `down` until asked to go down.
+/// Serves `info`, `status`, `enter NODE` and `down` until asked to go
+/// down; `status` answers with what `status()` says, on one line.
 /// `enter` answers with the node's network namespace fd and the lab's PID
 /// namespace fd over SCM_RIGHTS: no /proc/PID/fd access (which ptrace
 /// restrictions may forbid) is needed to join them.
-pub fn serve(listener: UnixListener, info: &LabInfo) {
+pub fn serve(listener: UnixListener, info: &LabInfo, status: &dyn Fn() -> String) {
     let pidns = std::fs::File::open("/proc/self/ns/pid").ok();
     for conn in listener.incoming().flatten() {
         let mut line = String::new();
@@ -247,6 +259,9 @@ pub fn serve(listener: UnixListener, info: &LabInfo) {
         match line.trim() {
             "info" => {
                 let _ = writeln!(w, "{}", serde_json::to_string(info).expect("serializable"));
+            }
+            "status" => {
+                let _ = writeln!(w, "{}", status());
             }
             "down" => {
                 let _ = writeln!(w, "ok");

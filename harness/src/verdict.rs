@@ -43,8 +43,11 @@ impl std::str::FromStr for Word {
         match s.to_ascii_uppercase().as_str() {
             "NODATA" => Ok(Word::Nodata),
             "REFERRAL" => Ok(Word::Referral),
-            // `RCODE23` and `ERROR` are for reading outcomes back, not for expectations.
-            up if !up.starts_with("RCODE") && up != "ERROR" => up.parse().map(Word::Status).map_err(|_| bad_word(s)),
+            // `RCODE23` and the faults are for reading outcomes back, not for expectations.
+            up if !up.starts_with("RCODE") => match up.parse::<Status>() {
+                Ok(st) if !st.is_fault() => Ok(Word::Status(st)),
+                _ => Err(bad_word(s)),
+            },
             _ => Err(bad_word(s)),
         }
     }

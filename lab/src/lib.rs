@@ -36,5 +36,5 @@ pub use error::{Error, Result, TopologyError};
 pub use firewall::{Action, Family, Filter, Ports, Snat, L4};
 pub use lab::{nft_path, Lab};
 pub use netns::Netns;
-pub use process::Process;
+pub use process::{ProcState, Process};
 pub use topology::{NodeDraft, Topology};

@@ -9,6 +9,17 @@ use std::time::{Duration, Instant};
 
 use crate::netns::{setns, Netns};
 
+/// How a child process is, as `ps` would show it (`R`/`S`, `T`, gone).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProcState {
+    /// Running or sleeping: it can make progress.
+    Alive,
+    /// Stopped by a signal (SIGSTOP, SIGTSTP; state `T` in `/proc`).
+    Stopped,
+    /// It has ended and has been reaped.
+    Exited(ExitStatus),
+}
+
 /// A running process in a node; SIGKILLed and reaped on drop.
 #[must_use = "dropping the guard kills the process"]
 #[derive(Debug)]
@@ -49,6 +60,26 @@ impl Process {
     /// Has it exited on its own? (`None` while it runs)
     pub fn try_wait(&mut self) -> io::Result<Option<ExitStatus>> {
         self.child.try_wait()
+    }
+
+    /// Reaps it if it has ended, else says whether it is stopped. Uses
+    /// `waitid(WSTOPPED | WNOWAIT)`, not `/proc/PID/stat`: inside the lab's
+    /// PID namespace our pids are not the host `/proc`'s.
+    pub fn state(&mut self) -> io::Result<ProcState> {
+        if let Some(s) = self.child.try_wait()? {
+            return Ok(ProcState::Exited(s));
+        }
+        // SAFETY: waitid on our own unreaped child into a zeroed siginfo;
+        // WNOWAIT leaves its state for the next wait.
+        let stopped = unsafe {
+            let mut info: libc::siginfo_t = std::mem::zeroed();
+            let flags = libc::WSTOPPED | libc::WNOHANG | libc::WNOWAIT;
+            if libc::waitid(libc::P_PID, self.child.id(), &mut info, flags) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            info.si_pid() != 0 && info.si_code == libc::CLD_STOPPED
+        };
+        Ok(if stopped { ProcState::Stopped } else { ProcState::Alive })
     }
 
     /// SIGTERM, then SIGKILL after `grace`; returns how it ended.

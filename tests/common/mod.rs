@@ -65,3 +65,35 @@ pub fn eventually(secs: u64, mut cond: impl FnMut() -> bool) -> bool {
     }
     cond()
 }
+
+/// The host's state before a test, once no dnslab of an earlier step is
+/// still on its way out (a process ending is no leftover; one that stays
+/// 10 s is, and fails the test with what it is).
+pub fn quiet() -> (String, usize) {
+    let alive = || {
+        let o = std::process::Command::new("sh")
+            .args(["-c", "pgrep -af 'target/.*/dnslab ' | grep -v pgrep || true"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&o.stdout).trim().to_string()
+    };
+    assert!(
+        eventually(10, || alive().is_empty()),
+        "a dnslab from an earlier test is still alive:\n{}",
+        alive()
+    );
+    (host_state(), netns_count())
+}
+
+pub fn settled(before: &str, ns_before: usize) {
+    assert!(eventually(3, || netns_count() <= ns_before), "namespaces left: {} > {ns_before}", netns_count());
+    let after = host_state();
+    assert_eq!(before, after, "the host changed or something was left behind");
+}
+
+/// `pgrep ARGS`: the pids it prints, one a line.
+pub fn pgrep(args: &[&str]) -> String {
+    String::from_utf8_lossy(&Command::new("pgrep").args(args).output().expect("pgrep").stdout)
+        .trim()
+        .to_string()
+}

@@ -10,6 +10,7 @@ mod kresd;
 mod named;
 mod pdns;
 mod unbound;
+pub mod watch;
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -134,11 +135,13 @@ impl Running {
         }
     }
 
-    /// Has the process died? Returns its exit status text.
-    pub fn exited(&mut self) -> Option<String> {
+    /// Alive, stopped, or ended (and then reaped). A resolver in our own
+    /// process is alive while we are.
+    pub fn state(&mut self) -> lab::ProcState {
         match &mut self.guard {
-            Guard::Process(p) => p.try_wait().ok().flatten().map(|s| s.to_string()),
-            Guard::InProcess(_) => None,
+            // A wait that fails has nothing left to wait for.
+            Guard::Process(p) => p.state().unwrap_or(lab::ProcState::Alive),
+            Guard::InProcess(_) => lab::ProcState::Alive,
         }
     }
 
@@ -165,8 +168,12 @@ fn wait_ready(spec: &Spec, running: &mut Running, within: Duration) -> Result<()
         .chain(spec.local_zones.iter().map(|z| (ask(z.origin.clone(), true), "its local zones loaded")));
     for (check, what) in checks {
         loop {
-            if let Some(status) = running.exited() {
-                return Err(format!("{} exited before it was ready ({status}):\n{}", running.kind, running.log_tail(15)));
+            match running.state() {
+                lab::ProcState::Alive => {}
+                lab::ProcState::Exited(status) => {
+                    return Err(format!("{} exited before it was ready ({status}):\n{}", running.kind, running.log_tail(15)));
+                }
+                lab::ProcState::Stopped => return Err(format!("{} was stopped (state T) before it was ready", running.kind)),
             }
             let a = check.clone();
             let answer = probe::block_in(spec.lab, spec.node, move || async move { probe::ask(&a).await }).map_err(|e| e.to_string())?;
