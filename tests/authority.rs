@@ -2,7 +2,6 @@
 //! each test sends a query to a server in a real lab and reads the reply.
 
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use harness::answer::{Rcode, Reply, Status};
@@ -42,7 +41,7 @@ struct Up {
 fn up() -> Up {
     let s = harness::scenario::parse(std::path::Path::new("authority-wire.yaml"), SCENARIO).unwrap_or_else(|d| panic!("{d}"));
     let lab = lab::Lab::up(&s.topology(|_| None).unwrap()).unwrap();
-    let log = Arc::new(Mutex::new(Vec::new()));
+    let log = harness::nameserver::new_log();
     let servers = harness::run::start_servers(&lab, &s, &log, Instant::now()).unwrap();
     let (ns1, root) = (s.address("ns1").unwrap(), s.address("root").unwrap());
     Up {

@@ -2,7 +2,6 @@
 //! first packet through a router right after `up`, on both families.
 
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use harness::answer::{Rcode, Status};
@@ -38,7 +37,7 @@ struct Up {
 fn up() -> Up {
     let s = harness::scenario::parse(std::path::Path::new("dualstack-wire.yaml"), SCENARIO).unwrap_or_else(|d| panic!("{d}"));
     let lab = lab::Lab::up(&s.topology(|_| None).unwrap()).unwrap();
-    let log = Arc::new(Mutex::new(Vec::new()));
+    let log = harness::nameserver::new_log();
     let servers = harness::run::start_servers(&lab, &s, &log, Instant::now()).unwrap();
     Up { _servers: servers, lab }
 }

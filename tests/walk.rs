@@ -3,7 +3,6 @@
 //! that referrals carry NS in authority, glue in additional and no AA.
 
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use harness::answer::{Flag, Reply};
@@ -30,7 +29,7 @@ fn glue_for(m: &Reply, host: &str) -> Option<IpAddr> {
 fn iterative_walk_root_tld_leaf() {
     let s = scenario::load(&scenario::locate(&format!("{}/../scenarios/msft-lowport.yaml", env!("CARGO_MANIFEST_DIR")))).unwrap();
     let lab = lab::Lab::up(&s.topology(|_| None).unwrap()).unwrap();
-    let log = Arc::new(Mutex::new(Vec::new()));
+    let log = harness::nameserver::new_log();
     let _servers = harness::run::start_servers(&lab, &s, &log, Instant::now()).unwrap();
     let root = s.root_hints()[0].1;
 

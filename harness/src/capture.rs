@@ -17,6 +17,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use hickory_proto::op::Message;
 use serde::{Deserialize, Serialize};
 
+use crate::bounded::{Bounded, Overflow, CAPTURE_MAX};
 use crate::scenario::values::Transport;
 
 /// One DNS packet a node sent towards port 53.
@@ -53,8 +54,9 @@ pub fn now_ns() -> u64 {
 
 /// A running capture; [`Capture::finish`] stops it and returns what it saw.
 pub struct Capture {
+    node: String,
     stop: Arc<AtomicBool>,
-    seen: Arc<Mutex<Vec<Frame>>>,
+    seen: Arc<Mutex<Bounded<Frame>>>,
     thread: Option<std::thread::JoinHandle<std::io::Result<std::io::Result<()>>>>,
 }
 
@@ -62,7 +64,7 @@ impl Capture {
     /// Starts capturing in `node` (`tcpdump -i any port 53`).
     pub fn start(lab: &lab::Lab, node: &str) -> lab::Result<Capture> {
         let stop = Arc::new(AtomicBool::new(false));
-        let seen = Arc::new(Mutex::new(Vec::new()));
+        let seen = Arc::new(Mutex::new(Bounded::new(CAPTURE_MAX)));
         let (s, out, name) = (stop.clone(), seen.clone(), node.to_string());
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let thread = lab.thread(node, move || sniff(&name, &s, &out, ready_tx))?;
@@ -72,6 +74,7 @@ impl Capture {
             source: e,
         })?;
         Ok(Capture {
+            node: node.to_string(),
             stop,
             seen,
             thread: Some(thread),
@@ -79,24 +82,33 @@ impl Capture {
     }
 
     /// Stops every capture and returns all their frames, node by node, each
-    /// node's in the order its socket read them.
+    /// node's in the order its socket read them, and the captures that
+    /// reached their limit ([`CAPTURE_MAX`] bytes each).
     /// All are told first: each takes up to its 50 ms receive timeout to
     /// notice, and one after another that added up to most of a second.
-    pub fn finish_all(captures: impl IntoIterator<Item = Capture>) -> Vec<Frame> {
+    pub fn finish_all(captures: impl IntoIterator<Item = Capture>) -> (Vec<Frame>, Vec<Overflow>) {
         let captures: Vec<Capture> = captures.into_iter().collect();
         for c in &captures {
             c.stop.store(true, Ordering::Relaxed);
         }
-        captures.into_iter().flat_map(Capture::finish).collect()
+        let (mut frames, mut full) = (Vec::new(), Vec::new());
+        for c in captures {
+            let (f, o) = c.finish();
+            frames.extend(f);
+            full.extend(o);
+        }
+        (frames, full)
     }
 
     /// Stops the capture once it has read every packet already queued.
-    pub fn finish(mut self) -> Vec<Frame> {
+    pub fn finish(mut self) -> (Vec<Frame>, Option<Overflow>) {
         self.stop.store(true, Ordering::Relaxed);
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
-        std::mem::take(&mut *self.seen.lock().expect("capture lock"))
+        let mut seen = self.seen.lock().expect("capture lock");
+        let full = seen.overflow(format!("the capture in {}", self.node), "packets");
+        (seen.take(), full)
     }
 }
 
@@ -112,7 +124,7 @@ pub const SNAPLEN: usize = 262_144;
 /// `ioctl(SIOCGSTAMPNS)`: the kernel timestamp of the last packet read.
 const SIOCGSTAMPNS: libc::c_ulong = 0x8907;
 
-fn sniff(node: &str, stop: &AtomicBool, out: &Mutex<Vec<Frame>>, ready: std::sync::mpsc::Sender<std::io::Result<()>>) -> std::io::Result<()> {
+fn sniff(node: &str, stop: &AtomicBool, out: &Mutex<Bounded<Frame>>, ready: std::sync::mpsc::Sender<std::io::Result<()>>) -> std::io::Result<()> {
     // SAFETY: plain socket syscalls on an fd we own and close below.
     let fd = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW, (libc::ETH_P_ALL as u16).to_be() as i32) };
     if fd < 0 {
@@ -177,13 +189,14 @@ fn sniff(node: &str, stop: &AtomicBool, out: &Mutex<Vec<Frame>>, ready: std::syn
             _ => now_ns(),
         };
         let iface = names.entry(sll.sll_ifindex).or_insert_with(|| if_name(sll.sll_ifindex)).clone();
-        out.lock().expect("capture lock").push(Frame {
+        let frame = Frame {
             node: node.to_string(),
             iface,
             ns,
             out: out_dir,
             data: buf[..n as usize].to_vec(),
-        });
+        };
+        out.lock().expect("capture lock").push(frame, n as usize);
     }
     unsafe { libc::close(fd) };
     Ok(())

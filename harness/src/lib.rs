@@ -21,6 +21,7 @@
 pub mod answer;
 pub mod audit;
 pub mod authority;
+pub mod bounded;
 pub mod capture;
 pub mod dns;
 pub mod evidence;

@@ -36,7 +36,13 @@ pub struct Received {
     pub reply: ReplyKind,
 }
 
-pub type Log = Arc<Mutex<Vec<Received>>>;
+/// Every query the servers received, up to [`crate::bounded::QUERY_LOG_MAX`].
+pub type Log = Arc<Mutex<crate::bounded::Bounded<Received>>>;
+
+/// An empty query log.
+pub fn new_log() -> Log {
+    Arc::new(Mutex::new(crate::bounded::Bounded::new(crate::bounded::QUERY_LOG_MAX)))
+}
 
 struct Handler {
     hostname: String,
@@ -131,7 +137,7 @@ impl RequestHandler for Handler {
             None if matches!(qtype, RecordType::AXFR | RecordType::IXFR) => transfer(&zones, &qname, self.policy.axfr, request.protocol()),
             None => lame_reply(&zones, &self.policy.lame, &self.policy.roots, &qname).unwrap_or_else(|| lookup(&zones, &qname, qtype)),
         };
-        self.log.lock().expect("log lock").push(Received {
+        let received = Received {
             server: self.hostname.clone(),
             at_ms: self.t0.elapsed().as_millis() as u64,
             src: request.src(),
@@ -146,7 +152,10 @@ impl RequestHandler for Handler {
             rcode: rcode_name(reply.rcode),
             aa: reply.aa,
             reply: reply.kind,
-        });
+        };
+        // Its size as kept: the fixed fields and the name.
+        let size = std::mem::size_of::<Received>() + received.qname.len();
+        self.log.lock().expect("log lock").push(received, size);
         if reply.kind == ReplyKind::NoReply {
             let mut m = Metadata::response_from_request(&request.metadata);
             m.response_code = ResponseCode::NoError;

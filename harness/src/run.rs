@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hickory_proto::rr::Name;
@@ -134,7 +134,7 @@ pub fn up(scenario: &Scenario, kind: Kind) -> Result<UpLab, RunError> {
     let topo = scenario.topology(|n| n.resolver.as_ref().and_then(|r| resolver::ports_by_sysctl(kind, r.source_ports)))?;
     let lab = lab::Lab::up(&topo)?;
     let t_up = Instant::now();
-    let log: nameserver::Log = Arc::new(Mutex::new(Vec::new()));
+    let log = nameserver::new_log();
     let servers = start_servers(&lab, scenario, &log, t_up)?;
     let dir = WorkDir::new(&scenario.name, kind)?;
     let mut resolvers = BTreeMap::new();
@@ -176,7 +176,7 @@ pub fn run(scenario: &Scenario, kind: Kind, progress: &dyn Progress, evidence: O
     }
     let t0 = Instant::now();
     let t0_ns = crate::capture::now_ns();
-    let log: nameserver::Log = Arc::new(Mutex::new(Vec::new()));
+    let log = nameserver::new_log();
     let servers = start_servers(&lab, scenario, &log, t0)?;
     tick(&mut timings.servers_ready_ms);
     progress.step("servers ready");
@@ -242,16 +242,20 @@ pub fn run(scenario: &Scenario, kind: Kind, progress: &dyn Progress, evidence: O
 
     // Evidence: how each resolver ended, what it sent, what arrived, what
     // firewalls counted.
-    for (node, status) in watcher.finish() {
+    let mut limits = Vec::new();
+    for (node, (status, log_full)) in watcher.finish() {
         if let Some(report) = reports.get_mut(&node) {
             report.status = status;
         }
+        limits.extend(log_full);
     }
     // Captures end first, then the log is read once what was sent last has
     // landed: read the other way round, a query a resolver sent as it was
     // stopped would count as lost.
-    let frames = Capture::finish_all(captures.into_values());
+    let (frames, full) = Capture::finish_all(captures.into_values());
+    limits.extend(full);
     let received = settled(&log);
+    limits.extend(log.lock().expect("log").overflow("the servers' query log", "queries"));
     let ran: Vec<String> = reports.keys().filter(|n| scenario.runs_kind(n, kind)).cloned().collect();
     for node in ran {
         let sent = crate::capture::sent(&frames, &node, t0_ns);
@@ -284,7 +288,9 @@ pub fn run(scenario: &Scenario, kind: Kind, progress: &dyn Progress, evidence: O
     drop(dir);
 
     let rates = outcome::rates(&queries, &scenario.query_specs, kind);
-    let failures = failures(&probes, &queries, &rates, kind);
+    let limits: Vec<String> = limits.iter().map(|o| o.to_string()).collect();
+    let mut failures = failures(&probes, &queries, &rates, kind);
+    failures.extend(limits.iter().map(|l| format!("limit: {l}")));
     let outcome = Outcome {
         schema_version: outcome::SCHEMA_VERSION,
         scenario: scenario.name.clone(),
@@ -308,6 +314,7 @@ pub fn run(scenario: &Scenario, kind: Kind, progress: &dyn Progress, evidence: O
         rates,
         timings,
         failures,
+        limits,
         messages,
     };
     if let Some(out) = evidence {
@@ -324,7 +331,7 @@ fn settled(log: &nameserver::Log) -> Vec<nameserver::Received> {
         std::thread::sleep(Duration::from_millis(20));
         let now = log.lock().expect("log").len();
         if now == len || Instant::now() > deadline {
-            return log.lock().expect("log").clone();
+            return log.lock().expect("log").to_vec();
         }
         len = now;
     }

@@ -52,8 +52,12 @@ pub struct Outcome {
     #[serde(default)]
     pub rates: Vec<RateResult>,
     pub timings: Timings,
-    /// Every expectation that did not hold.
+    /// Every expectation that did not hold, and every limit reached.
     pub failures: Vec<String>,
+    /// Each limit a log, the query log or a capture reached
+    /// ([`crate::bounded`]): the record past it is incomplete.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub limits: Vec<String>,
     /// Every DNS message of the run in time order, followed hop by hop:
     /// what ladder diagrams are drawn from.
     #[serde(default)]

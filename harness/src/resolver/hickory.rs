@@ -202,6 +202,7 @@ pub(super) fn start(spec: &Spec) -> Result<Running, String> {
         kind: Kind::Hickory,
         version: format!("hickory-resolver {}", hickory_version()),
         log: None,
+        log_dropped: None,
         config: None,
         guard: Guard::InProcess(Box::new(guard)),
     })

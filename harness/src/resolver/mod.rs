@@ -14,6 +14,8 @@ pub mod watch;
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hickory_proto::rr::{Name, RecordType};
@@ -69,6 +71,8 @@ pub struct Running {
     pub kind: Kind,
     pub version: String,
     pub log: Option<PathBuf>,
+    /// Bytes of its log past [`crate::bounded::RESOLVER_LOG_MAX`], not kept.
+    log_dropped: Option<Arc<AtomicU64>>,
     pub config: Option<PathBuf>,
     guard: Guard,
 }
@@ -125,11 +129,12 @@ pub fn start(kind: Kind, spec: &Spec, ready_within: Duration) -> Result<Running,
 }
 
 impl Running {
-    fn process(kind: Kind, version: String, log: PathBuf, config: PathBuf, process: lab::Process) -> Running {
+    fn process(kind: Kind, version: String, log: LogFile, config: PathBuf, process: lab::Process) -> Running {
         Running {
             kind,
             version,
-            log: Some(log),
+            log: Some(log.path),
+            log_dropped: Some(log.dropped),
             config: Some(config),
             guard: Guard::Process(process),
         }
@@ -145,11 +150,32 @@ impl Running {
         }
     }
 
+    /// The last `lines` lines of its log, from at most its last 64 KiB.
     pub fn log_tail(&self, lines: usize) -> String {
-        let Some(log) = &self.log else { return String::new() };
-        let text = std::fs::read_to_string(log).unwrap_or_default();
+        use std::io::{Read, Seek, SeekFrom};
+        const TAIL_MAX: u64 = 64 << 10;
+        let Some(Ok(mut f)) = self.log.as_ref().map(std::fs::File::open) else {
+            return String::new();
+        };
+        let len = f.metadata().map_or(0, |m| m.len());
+        let mut bytes = Vec::new();
+        if f.seek(SeekFrom::Start(len.saturating_sub(TAIL_MAX))).is_err() || f.take(TAIL_MAX).read_to_end(&mut bytes).is_err() {
+            return String::new();
+        }
+        let text = String::from_utf8_lossy(&bytes);
         let all: Vec<&str> = text.lines().collect();
         all[all.len().saturating_sub(lines)..].join("\n")
+    }
+
+    /// Its log's limit, if the log reached it.
+    pub fn log_overflow(&self, node: &str) -> Option<crate::bounded::Overflow> {
+        let dropped = self.log_dropped.as_ref()?.load(Ordering::Relaxed);
+        (dropped > 0).then(|| crate::bounded::Overflow {
+            what: format!("the log of {} on {node}", self.kind),
+            limit: crate::bounded::RESOLVER_LOG_MAX,
+            dropped,
+            unit: "bytes",
+        })
     }
 }
 
@@ -212,23 +238,41 @@ pub(crate) fn hints_file(spec: &Spec) -> Result<PathBuf, String> {
     Ok(path)
 }
 
+/// A resolver's log file, written by a thread of ours from a pipe on its
+/// stdout and stderr, up to [`crate::bounded::RESOLVER_LOG_MAX`].
+pub(crate) struct LogFile {
+    path: PathBuf,
+    dropped: Arc<AtomicU64>,
+}
+
 /// Starts `binary args...` in the node with stdout and stderr in
-/// `<dir>/<binary>.log`. Returns the process, the log and the binary's path.
-pub(crate) fn spawn_logged(spec: &Spec, binary: &str, args: &[&str]) -> Result<(lab::Process, PathBuf, PathBuf), String> {
+/// `<dir>/<binary>.log` (bounded). Returns the process, the log and the
+/// binary's path.
+pub(crate) fn spawn_logged(spec: &Spec, binary: &str, args: &[&str]) -> Result<(lab::Process, LogFile, PathBuf), String> {
     let kind = Kind::ALL.into_iter().find(|k| k.program().is_some_and(|p| p.0 == binary));
     let bin = find_binary(binary).ok_or_else(|| match kind.and_then(|k| k.program()) {
         Some((b, package)) => format!("{b} is not installed: install it with `apt-get install {package}`"),
         None => format!("{binary} is not installed"),
     })?;
-    let log = spec.dir.join(format!("{binary}.log"));
-    let file = std::fs::File::create(&log).map_err(|e| e.to_string())?;
+    let path = spec.dir.join(format!("{binary}.log"));
+    let file = std::fs::File::create(&path).map_err(|e| e.to_string())?;
+    let (reader, writer) = std::io::pipe().map_err(|e| e.to_string())?;
     let mut cmd = std::process::Command::new(&bin);
     cmd.args(args)
         .stdin(std::process::Stdio::null())
-        .stdout(file.try_clone().map_err(|e| e.to_string())?)
-        .stderr(file);
+        .stdout(writer.try_clone().map_err(|e| e.to_string())?)
+        .stderr(writer);
     let process = spec.lab.spawn(spec.node, &mut cmd).map_err(|e| e.to_string())?;
-    Ok((process, log, bin))
+    // Our copies of the write end go with `cmd`: the pipe ends when the
+    // resolver's own do, and the copying thread with it.
+    drop(cmd);
+    let dropped = Arc::new(AtomicU64::new(0));
+    let counter = dropped.clone();
+    std::thread::Builder::new()
+        .name(format!("log {binary}"))
+        .spawn(move || crate::bounded::copy_bounded(reader, file, crate::bounded::RESOLVER_LOG_MAX, &counter))
+        .map_err(|e| e.to_string())?;
+    Ok((process, LogFile { path, dropped }, bin))
 }
 
 /// The first line a binary prints about its version.

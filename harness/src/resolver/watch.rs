@@ -14,6 +14,7 @@ use lab::ProcState;
 
 use super::Running;
 use crate::answer::{Attempt, Reply, Status};
+use crate::bounded::Overflow;
 use crate::probe::{self, Ask};
 
 /// How often each resolver is looked at.
@@ -109,9 +110,10 @@ impl Watcher {
     }
 
     /// Ends the watch and says how each resolver ended it: `running`,
-    /// `hung: ...` or `exited: ...`, the last two with their log's tail.
-    /// The resolvers stop when this returns.
-    pub fn finish(mut self) -> BTreeMap<String, String> {
+    /// `hung: ...` or `exited: ...`, the last two with their log's tail;
+    /// and the limit its log reached, if it did. The resolvers stop when
+    /// this returns.
+    pub fn finish(mut self) -> BTreeMap<String, (String, Option<Overflow>)> {
         let resolvers = self.join();
         resolvers
             .iter()
@@ -120,7 +122,7 @@ impl Watcher {
                     Health::Running => "running".to_string(),
                     other => format!("{other}:\n{}", r.log_tail(15)),
                 };
-                (node.clone(), status)
+                (node.clone(), (status, r.log_overflow(node)))
             })
             .collect()
     }
