@@ -10,6 +10,7 @@ use hickory_proto::rr::rdata::{A, AAAA, NS, SOA};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 use hickory_proto::serialize::txt::{parse_ttl, ParseError};
 
+mod dnssec;
 mod read;
 pub use read::parse;
 
