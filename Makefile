@@ -1,4 +1,4 @@
-# Make targets mirror CI jobs: `make lint test bench clean`.
+# Make targets mirror CI jobs: `make lint test bench fuzz soak clean`.
 # Everything runs as root on Debian: labs are real network namespaces.
 SHELL := /bin/bash
 NAME ?= msft-lowport
@@ -11,7 +11,7 @@ DNSLAB := target/release/dnslab
 LAB_PACKAGES := nftables iproute2
 TEST_PACKAGES := $(LAB_PACKAGES) unbound bind9 pdns-recursor knot-resolver dnsmasq dnsutils tshark zonemaster-cli chromium fonts-dejavu-core
 
-.PHONY: all deps deps-lab install build scenario test lint bench clean
+.PHONY: all deps deps-lab install build scenario test lint bench fuzz soak clean
 
 all: build
 
@@ -55,6 +55,31 @@ lint:
 
 bench: deps build
 	$(CARGO) run --release --quiet -p harness --bin dnslab-bench
+
+# Each cargo-fuzz target for FUZZ_SECONDS (default 60), one after another.
+# The fuzz build needs nightly flags: RUSTC_BOOTSTRAP=1 lets this machine's
+# stable toolchain take them. New inputs go to fuzz/corpus/TARGET; the seeds
+# are the bundled scenarios, the lint fixtures, the zone fixtures and a few
+# queries. A crash stops the run and leaves its input in fuzz/artifacts/.
+FUZZ_SECONDS ?= 60
+FUZZ_SEEDS_scenario := scenarios tests/lint tests/fixtures
+FUZZ_SEEDS_zone := tests/fixtures/seed tests/lint/zones tests/fixtures
+FUZZ_SEEDS_authority := fuzz/seeds/authority
+# One target: its whole log goes to fuzz/logs/TARGET.log; the last lines
+# say how many inputs ran, and a crash prints the tail with its panic.
+define fuzz_one
+	@mkdir -p fuzz/corpus/$(1) fuzz/logs
+	@echo "fuzz $(1) for $(FUZZ_SECONDS) s (log: fuzz/logs/$(1).log)"
+	@RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run $(1) fuzz/corpus/$(1) $(FUZZ_SEEDS_$(1)) -- \
+	  -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 >fuzz/logs/$(1).log 2>&1 \
+	  && grep -E '^(#[0-9]+ +DONE|stat::number_of_executed_units|stat::average_exec_per_sec|Done )' fuzz/logs/$(1).log \
+	  || { tail -40 fuzz/logs/$(1).log; exit 1; }
+endef
+fuzz:
+	@command -v cargo-fuzz >/dev/null || { echo "installing cargo-fuzz (cargo install)"; $(CARGO) install --quiet --locked cargo-fuzz; }
+	$(call fuzz_one,scenario)
+	$(call fuzz_one,zone)
+	$(call fuzz_one,authority)
 
 clean:
 	$(CARGO) clean
