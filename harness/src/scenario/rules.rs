@@ -61,6 +61,8 @@ rules! {
     BadDomainName = "bad-domain-name",
     /// a zone is written under `zones:` but no server serves it, no server is lame for it and no resolver holds it locally
     ZoneUnserved = "zone-unserved",
+    /// a scenario with a resolver has no server for the root zone `.`, so no resolver has hints to start from
+    NoRoot = "no-root",
     /// a server's `lame` entry is not `ZONE: refused|no-aa|silent` for a zone it does not itself serve
     BadLame = "bad-lame",
     /// a resolver's `allow` entry is neither a network's name nor a subnet of the lab

@@ -41,6 +41,7 @@ pub(super) fn zones(p: &mut Pass, nodes: &mut [Node]) -> Vec<Zone> {
             })
         })
         .collect();
+    no_root(p);
     let named: BTreeSet<Name> = servers.iter().flat_map(|s| s.zones.iter().chain(&s.lame).cloned()).collect();
     for z in &named {
         texts.entry(z.clone()).or_default();
@@ -52,6 +53,19 @@ pub(super) fn zones(p: &mut Pass, nodes: &mut [Node]) -> Vec<Zone> {
     let local: Vec<Zone> = local_only.into_iter().map(|(o, r)| zone::complete_local(o, r)).collect();
     local_zones(p, nodes, &local, &zones);
     zones
+}
+
+/// Every kind starts from root hints: the root's servers and addresses.
+/// Read from the document, so that a root server with another problem is
+/// reported for that problem alone.
+fn no_root(p: &mut Pass) {
+    if refs::servers(p).any(|(_, s)| s.zones.iter().any(|z| v::name(z).is_ok_and(|n| n.is_root()))) {
+        return;
+    }
+    if let Some((name, _)) = refs::resolvers(p).next() {
+        let why = format!("`{}` would have no root hints: give some node `server: {{zones: [\".\"]}}`", name.value);
+        p.report(Rule::NoRoot, name.pos, why);
+    }
 }
 
 /// Every zone a server serves or is lame for, or a resolver holds locally.
