@@ -56,8 +56,7 @@ fuzz_target!(|data: &[u8]| {
         let zones: Vec<&Zone> = server.zones.iter().collect();
         for q in &msg.queries {
             let qname: Name = q.name().clone();
-            let reply = authority::lame_reply(&zones, &server.lame, &server.roots, &qname)
-                .unwrap_or_else(|| authority::lookup(&zones, &qname, q.query_type()));
+            let reply = authority::lame_reply(&zones, &server.lame, &server.roots, &qname).unwrap_or_else(|| authority::lookup(&zones, &qname, q.query_type()));
             let mut out = Message::response(msg.metadata.id, msg.metadata.op_code);
             out.metadata.authoritative = reply.aa;
             out.metadata.response_code = reply.rcode;
