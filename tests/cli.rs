@@ -29,6 +29,20 @@ fn list_shows_each_scenario_on_one_line() {
     assert!(text.lines().any(|l| l.starts_with("msft-lowport-mixed ")), "{text}");
 }
 
+/// `dnslab list | head -1`: the reader is gone before dnslab writes. It
+/// panicked before ("failed printing to stdout: Broken pipe", exit 101).
+#[test]
+fn a_reader_that_went_away_is_no_panic() {
+    for args in [&["list"][..], &["check", "msft-lowport", "truncated"]] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = common::dnslab().args(args).stdout(writer).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+    }
+}
+
 #[test]
 fn a_resolver_kind_that_is_not_known_is_bad_input() {
     let out = common::run(&["run", "msft-lowport", "--resolver", "bind10"]);

@@ -333,7 +333,7 @@ fn two_thousand_mutants_through_check_and_a_hundred_built() {
         t_check.as_secs_f64(),
         t0.elapsed().as_secs_f64()
     );
-    std::fs::remove_dir_all(&dir).unwrap();
+    drop(dir);
     assert!(failures.is_empty(), "{} mutants broke a promise:\n{}", failures.len(), failures.join("\n"));
     assert!(
         chosen.len() >= built * 9 / 10,
@@ -370,8 +370,25 @@ fn regressions_keep_their_exit_codes() {
     assert!(seen > 0, "no regressions found in {}", dir.display());
 }
 
-fn tempdir() -> PathBuf {
+/// The mutants' directory, removed when the test ends, pass or fail (a
+/// failure prints each mutant it is about).
+struct TempDir(PathBuf);
+
+impl std::ops::Deref for TempDir {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn tempdir() -> TempDir {
     let d = std::env::temp_dir().join(format!("dnslab-test-mutants-{}", std::process::id()));
     std::fs::create_dir_all(&d).unwrap();
-    d
+    TempDir(d)
 }

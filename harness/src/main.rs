@@ -9,6 +9,15 @@ use harness::report::{self, RunReport};
 use harness::resolver::{self, Kind};
 use harness::{scenario, supervise};
 
+/// `print!` and `println!` that survive a closed pipe: [`harness::text::say`].
+macro_rules! say {
+    ($($t:tt)*) => { harness::text::say(format_args!($($t)*)) };
+}
+macro_rules! sayln {
+    () => { harness::text::say(format_args!("\n")) };
+    ($($t:tt)*) => { harness::text::say(format_args!("{}\n", format_args!($($t)*))) };
+}
+
 #[derive(Parser)]
 #[command(name = "dnslab", version, about = "A DNS lab of real namespaces, nftables and resolvers")]
 struct Cli {
@@ -194,7 +203,7 @@ fn check(files: &[String]) -> ExitCode {
     let mut bad = false;
     for f in files {
         match scenario::load(&scenario::locate(f)) {
-            Ok(s) => println!(
+            Ok(s) => sayln!(
                 "{}: ok ({} nodes, {} zones, {} probes, {} queries)",
                 s.path.display(),
                 s.nodes.len(),
@@ -221,7 +230,7 @@ fn list() -> ExitCode {
             Ok(s) => harness::text::escape(s.description.lines().next().unwrap_or("")),
             Err(d) => format!("(invalid: {} problems; run `dnslab check {}`)", d.findings.len(), path.display()),
         };
-        println!("{name:<24} {line}");
+        sayln!("{name:<24} {line}");
     }
     ExitCode::SUCCESS
 }
@@ -332,15 +341,15 @@ fn run(name: &str, asked: Vec<Kind>, a: RunArgs) -> ExitCode {
     }
     let keep = asked_for || !rep.passed || a.html.is_some();
     match a.format {
-        Format::Json => println!("{json}"),
+        Format::Json => sayln!("{json}"),
         Format::Text => {
-            println!("{}\n", harness::text::escape_lines(&rep.description));
+            sayln!("{}\n", harness::text::escape_lines(&rep.description));
             for o in &rep.runs {
                 // Names and data from the wire (qnames, TXT, a resolver's log tail) are escaped.
-                println!("{}", harness::text::escape_lines(&report::text(o)));
+                sayln!("{}", harness::text::escape_lines(&report::text(o)));
             }
             for k in &rep.skipped {
-                println!("skipped: {k}");
+                sayln!("skipped: {k}");
             }
         }
     }
@@ -348,13 +357,13 @@ fn run(name: &str, asked: Vec<Kind>, a: RunArgs) -> ExitCode {
         // JSON on stdout stays one document; the ladders go to stderr then.
         let ladders = ladders(&rep, filter, a.ladder_format);
         match a.format {
-            Format::Text => print!("{}", harness::text::escape_lines(&ladders)),
+            Format::Text => say!("{}", harness::text::escape_lines(&ladders)),
             Format::Json => eprint!("{ladders}"),
         }
     }
     if a.format == Format::Text {
-        print!("{}", harness::text::escape_lines(&report::summary(&rep)));
-        println!("{}", if rep.passed { "RESULT: PASS" } else { "RESULT: FAIL" });
+        say!("{}", harness::text::escape_lines(&report::summary(&rep)));
+        sayln!("{}", if rep.passed { "RESULT: PASS" } else { "RESULT: FAIL" });
     }
     if keep {
         eprintln!("dnslab: evidence in {}", evidence_dir.display());
@@ -391,7 +400,7 @@ fn report_dir(dir: &std::path::Path) -> ExitCode {
     });
     match done {
         Ok(()) => {
-            println!("{}", dir.join("report.html").display());
+            sayln!("{}", dir.join("report.html").display());
             ExitCode::SUCCESS
         }
         Err(e) => {
@@ -441,12 +450,12 @@ fn audit(name: &str, asked: Vec<Kind>, format: Format) -> ExitCode {
     findings.dedup();
     let unmet = audit::judge(&mut findings, &s.expect_findings, &kinds);
     match format {
-        Format::Json => println!(
+        Format::Json => sayln!(
             "{}",
             serde_json::to_string_pretty(&serde_json::json!({ "scenario": s.name, "kinds": kinds, "findings": findings, "expected_but_not_found": unmet }))
                 .expect("serializable")
         ),
-        Format::Text => print!("{}", harness::text::escape_lines(&audit::text(&findings, &unmet))),
+        Format::Text => say!("{}", harness::text::escape_lines(&audit::text(&findings, &unmet))),
     }
     if findings.iter().all(|f| f.expected) {
         ExitCode::SUCCESS
@@ -482,17 +491,17 @@ fn up(name: &str, kind: Kind, format: Format) -> ExitCode {
                 .iter()
                 .map(|n| serde_json::json!({"name": n.name, "addresses": n.addresses}))
                 .collect();
-            println!("{}", serde_json::json!({ "lab": s.name, "supervisor_pid": info.pid, "nodes": nodes }));
+            sayln!("{}", serde_json::json!({ "lab": s.name, "supervisor_pid": info.pid, "nodes": nodes }));
         }
         Format::Text => {
-            println!(
+            sayln!(
                 "lab `{}` is up with {kind}; `dnslab exec NODE -- CMD` to use it, `dnslab down` to end it",
                 s.name
             );
-            println!("  supervisor pid {} (SIGKILL to it also ends the lab, leaving nothing)", info.pid);
+            sayln!("  supervisor pid {} (SIGKILL to it also ends the lab, leaving nothing)", info.pid);
             for n in &info.nodes {
                 let addrs: Vec<String> = n.addresses.iter().map(|a| a.to_string()).collect();
-                println!("  {:<18} {}", n.name, addrs.join(" "));
+                sayln!("  {:<18} {}", n.name, addrs.join(" "));
             }
         }
     }
@@ -521,9 +530,9 @@ fn status(lab: Option<&str>) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    println!("lab `{l}`:");
+    sayln!("lab `{l}`:");
     for (node, h) in &health {
-        println!("  {:<18} {}", harness::text::escape(node), h);
+        sayln!("  {:<18} {}", harness::text::escape(node), h);
     }
     ExitCode::SUCCESS
 }

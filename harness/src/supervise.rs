@@ -176,10 +176,10 @@ pub fn reexec(detach: bool) -> i32 {
             // It failed before it was up; its exit code says why (stderr is shared).
             return child.wait().ok().and_then(|s| s.code()).unwrap_or(2);
         }
-        print!("{line}");
+        crate::text::say(format_args!("{line}"));
         let mut rest = String::new();
         let _ = std::io::Read::read_to_string(&mut out, &mut rest);
-        print!("{rest}");
+        crate::text::say(format_args!("{rest}"));
         return 0;
     }
     match child.wait() {

@@ -59,6 +59,26 @@ pub fn read_bounded(path: &Path, max: u64) -> Result<String, ReadError> {
     String::from_utf8(bytes).map_err(|e| ReadError::NotUtf8(e.utf8_error().valid_up_to()))
 }
 
+/// Writes to standard output, as `print!` does, except that a reader who
+/// went away (`dnslab list | head -1`: EPIPE) is no panic. The rest of the
+/// output is dropped and the command ends with its own exit code. Any other
+/// write error is said on stderr once.
+pub fn say(args: std::fmt::Arguments) {
+    use std::io::Write;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    static GONE: AtomicBool = AtomicBool::new(false);
+    if GONE.load(Ordering::Relaxed) {
+        return;
+    }
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_fmt(args).and_then(|()| out.flush()) {
+        GONE.store(true, Ordering::Relaxed);
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            eprintln!("dnslab: cannot write to standard output: {e}");
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
