@@ -4,6 +4,8 @@
 //! "Down" is the time to drop the lab: processes killed, fds closed. The
 //! kernel then frees the namespaces on its own workqueue, asynchronously.
 
+mod baseline;
+
 use std::time::{Duration, Instant};
 
 use harness::resolver::Kind;
@@ -77,9 +79,18 @@ fn main() {
     println!();
     println!("| topology | up (median) | down (median) | phases of the last up |");
     println!("|---|---|---|---|");
-    up_down("msft-lowport", &s.topology(|_| None).unwrap(), 9);
-    up_down("generated", &generated(100), 5);
-    up_down("generated", &generated(1000), 3);
+    let lowport = s.topology(|_| None).unwrap();
+    let (small, large) = (generated(100), generated(1000));
+    up_down("msft-lowport", &lowport, 9);
+    up_down("generated", &small, 5);
+    up_down("generated", &large, 3);
+    // What a user would otherwise write: the same labs as ip -batch scripts.
+    for (name, topo, rounds) in [("msft-lowport", &lowport, 9), ("generated", &small, 5)] {
+        match baseline::up(topo, rounds) {
+            Ok(t) => println!("| {name} as `ip -batch` ({} nodes), the baseline | {} | | |", topo.nodes().len(), ms(t)),
+            Err(e) => println!("| {name} as `ip -batch`: {e} | | | |"),
+        }
+    }
     // Let the kernel finish freeing the 1000 namespaces before timing runs.
     std::thread::sleep(Duration::from_secs(5));
     println!();
