@@ -60,6 +60,7 @@ pub struct YamlError {
 pub fn parse(text: &str) -> Result<Node, YamlError> {
     let mut stack: Vec<(Node, Option<Node>)> = Vec::new();
     let mut root = None;
+    let mut documents = 0;
     for item in Parser::new_from_str(text) {
         let (event, span) = item.map_err(|e| YamlError {
             pos: Pos {
@@ -107,6 +108,19 @@ pub fn parse(text: &str) -> Result<Node, YamlError> {
                 None
             }
             Event::SequenceEnd | Event::MappingEnd => stack.pop().map(|(n, _)| n),
+            // A second document would be read over the first, or ignored:
+            // either way the file would not say what runs.
+            Event::DocumentStart(_) => {
+                documents += 1;
+                if documents > 1 {
+                    return Err(YamlError {
+                        pos,
+                        rule: Rule::YamlSyntax,
+                        message: "a second YAML document (after `---`): a scenario file holds one".into(),
+                    });
+                }
+                None
+            }
             Event::Alias(_) => {
                 return Err(YamlError {
                     pos,
@@ -480,6 +494,13 @@ mod tests {
         let (t, errs) = from_node::<T>(&n);
         assert!(t.is_none());
         assert_eq!(errs[0].pos, Pos { line: 2, col: 4 });
+    }
+
+    #[test]
+    fn a_second_document_is_an_error() {
+        assert!(parse("a: 1\n").is_ok() && parse("---\na: 1\n").is_ok());
+        let e = parse("a: 1\n---\nb: 2\n").unwrap_err();
+        assert_eq!((e.pos.line, e.rule), (2, Rule::YamlSyntax), "{}", e.message);
     }
 
     #[test]

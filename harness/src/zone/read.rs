@@ -24,7 +24,7 @@ pub fn parse(origin: &Name, text: &str) -> Result<Vec<Record>, Vec<ZoneError>> {
         },
         owner: None,
     };
-    let (mut records, mut errors) = (Vec::new(), Vec::new());
+    let (mut records, mut errors, mut lines) = (Vec::new(), Vec::new(), Vec::new());
     for (line, entry) in &items {
         let result = match directive_word(entry) {
             Some(word) => state.directive(&word, entry).map(|()| vec![]),
@@ -38,16 +38,62 @@ pub fn parse(origin: &Name, text: &str) -> Result<Vec<Record>, Vec<ZoneError>> {
                         message: format!("{} is outside the zone {origin}", r.name),
                     });
                 }
+                errors.extend(found.iter().filter_map(too_big).map(|message| ZoneError { line: *line, message }));
+                lines.extend(found.iter().map(|_| *line));
                 records.extend(found);
             }
             Err(message) => errors.push(ZoneError { line: *line, message }),
         }
     }
+    errors.extend(sets_too_big(&records, &lines));
     if !errors.is_empty() {
+        errors.sort_by_key(|e| e.line);
         return Err(errors);
     }
     sort(&mut records);
     Ok(records)
+}
+
+/// The most a DNS message can hold, over TCP (RFC 1035 4.2.2: a two-byte
+/// length); a record's data has the same limit (RDLENGTH, RFC 1035 3.2.1).
+const MESSAGE_MAX: usize = 65_535;
+
+/// The wire length of a record's data, or why it cannot be encoded
+/// (hickory's encoder stops at 65,535 bytes).
+fn rdata_len(r: &Record) -> Result<usize, String> {
+    use hickory_proto::serialize::binary::BinEncodable;
+    r.data.to_bytes().map(|b| b.len()).map_err(|e| e.to_string())
+}
+
+/// A record whose data no RDLENGTH can hold: the server could never send it.
+fn too_big(r: &Record) -> Option<String> {
+    let at_most = format!("a record's data holds at most {MESSAGE_MAX} bytes (RDLENGTH)");
+    match rdata_len(r) {
+        Ok(n) if n <= MESSAGE_MAX => None,
+        Ok(n) => Some(format!("the {} data of {} is {n} bytes; {at_most}", r.record_type(), r.name)),
+        Err(e) => Some(format!("the {} data of {} cannot be encoded ({e}); {at_most}", r.record_type(), r.name)),
+    }
+}
+
+/// RRsets that no DNS message can hold, even over TCP with every owner name
+/// compressed to a pointer: each answer for them would be SERVFAIL.
+fn sets_too_big(records: &[Record], lines: &[usize]) -> Vec<ZoneError> {
+    let mut sets: std::collections::BTreeMap<(String, String), (usize, usize)> = Default::default();
+    for (r, line) in records.iter().zip(lines) {
+        // Header, the question (name and type and class), then per record a
+        // name pointer, type, class, TTL and RDLENGTH, and its data.
+        let e = sets
+            .entry((r.name.to_ascii(), r.record_type().to_string()))
+            .or_insert((*line, 12 + r.name.len() + 4));
+        e.1 += 12 + rdata_len(r).unwrap_or(0);
+    }
+    sets.into_iter()
+        .filter(|(_, (_, size))| *size > MESSAGE_MAX)
+        .map(|((name, rtype), (line, size))| ZoneError {
+            line,
+            message: format!("the {name} {rtype} records take at least {size} bytes in an answer; no DNS message holds more than {MESSAGE_MAX}, even over TCP"),
+        })
+        .collect()
 }
 
 /// What the entries so far have set.
@@ -198,6 +244,22 @@ mod tests {
     /// One bad line after N good ones: linear, not one parse per prefix
     /// (13 s at N = 4,000 before, 66 s at 8,000). The speed itself is for
     /// `make bench`; here a quadratic reader would not finish.
+    #[test]
+    fn what_no_message_can_hold_is_an_error() {
+        let long = format!("\"{}\"", "a".repeat(250));
+        let big = format!("big TXT {}\n", vec![long.as_str(); 280].join(" "));
+        let e = parse(&origin(), &format!("$TTL 300\nok TXT {long}\n{big}")).unwrap_err();
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert_eq!(e[0].line, 3);
+        assert!(e[0].message.contains("at most 65535 bytes (RDLENGTH)"), "{}", e[0].message);
+        // 300 records of 250 bytes each: every one fits, the set does not.
+        let many: String = (0..300).map(|i| format!("set TXT \"{i:03}{}\"\n", "b".repeat(247))).collect();
+        let e = parse(&origin(), &format!("$TTL 300\n{many}")).unwrap_err();
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(e[0].message.contains("no DNS message holds more than 65535"), "{}", e[0].message);
+        assert!(parse(&origin(), &format!("$TTL 300\n{}", &many[..many.len() / 2])).is_ok());
+    }
+
     #[test]
     fn one_bad_line_costs_one_entry() {
         let mut text = String::from("$TTL 300\n");

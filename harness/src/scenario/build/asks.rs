@@ -286,6 +286,12 @@ fn rates(p: &mut Pass, q: &raw::Query, via: &[String]) -> Vec<(String, RateBound
             for x in [&b.min, &b.max].into_iter().flatten().filter(|x| !(0.0..=1.0).contains(&x.value)) {
                 p.report(Rule::BadCount, x.pos, format!("{} is not a rate between 0 and 1", x.value));
             }
+            if let (Some(lo), Some(hi)) = (&b.min, &b.max) {
+                if lo.value > hi.value {
+                    let detail = format!("`{}`: min {} is above max {}, so no run could pass", rate.value, lo.value, hi.value);
+                    p.report(Rule::BadCount, lo.pos, detail);
+                }
+            }
             let Some((node, kind)) = &key else { continue };
             let bound = RateBound {
                 kind: *kind,

@@ -14,10 +14,22 @@ use crate::scenario::raw::{self, S};
 use crate::scenario::rules::Rule;
 use crate::scenario::values::{self as v, Transport};
 
+/// Names a network cannot have: its name is the interface's name in each
+/// node, and these are taken in every namespace (the loopback interface, and
+/// the sysctl directories `conf/all` and `conf/default`).
+const RESERVED_IFNAMES: [&str; 3] = ["lo", "all", "default"];
+
 pub(super) fn networks(p: &mut Pass) -> Vec<Network> {
     let mut out = Vec::new();
     for (n, subnets) in p.doc.networks.iter().flat_map(|e| e.0.iter()) {
         p.take(Rule::BadName, n, v::ident(n, lab::topology::IFNAME_MAX));
+        if RESERVED_IFNAMES.contains(&n.value.as_str()) {
+            let detail = format!(
+                "`{}` names an interface in every node, and every namespace already has `lo`, and `all` and `default` in /proc/sys/net/*/conf: name the network otherwise",
+                n.value
+            );
+            p.report(Rule::BadName, n.pos, detail);
+        }
         let subnets = p.each(Rule::BadAddress, subnets, v::subnet);
         out.push(Network {
             name: n.value.clone(),
@@ -74,6 +86,14 @@ fn interfaces(p: &mut Pass, name: &S, n: &raw::Node, networks: &[Network], used:
             p.report(Rule::UnknownNetwork, net.pos, format!("`{}`; defined: {}", net.value, known.join(", ")));
         }
         let mut ok = Vec::new();
+        let connected_elsewhere = n.interfaces.iter().flat_map(|i| i.0.iter()).any(|(_, a)| !a.0.is_empty());
+        if addrs.0.is_empty() && connected_elsewhere {
+            let detail = format!(
+                "`{}` lists no address on `{}`: give it one, or leave `{}` out",
+                name.value, net.value, net.value
+            );
+            p.report(Rule::NodeUnconnected, net.pos, detail);
+        }
         for a in &addrs.0 {
             let Some(ip) = p.take(Rule::BadAddress, a, v::addr(a)) else { continue };
             if let Some(subnets) = subnets {
@@ -208,6 +228,14 @@ fn rule(p: &mut Pass, name: &S, r: &raw::FirewallRule) -> Option<Filter> {
         );
     }
     let protos = match &r.proto {
+        Some(list) if list.0.is_empty() => {
+            let detail = format!(
+                "rule `{}` has `proto: []`, which matches nothing: list udp, tcp or both, or leave it out",
+                name.value
+            );
+            p.report(Rule::BadFirewallRule, name.pos, detail);
+            vec![]
+        }
         Some(list) => p.each(Rule::BadFirewallRule, list, v::transport),
         None => vec![Transport::Udp, Transport::Tcp],
     };
