@@ -123,5 +123,10 @@ fn a_crashed_resolver_is_reaped_at_once_and_status_says_how() {
 
     let down = common::run(&["down"]);
     assert_eq!(down.status.code(), Some(0), "{}", String::from_utf8_lossy(&down.stderr));
+    // `down` returns once the lab is gone, not when it has begun to go: a
+    // script's next `up` must not meet the last one's processes.
+    let left: Vec<&String> = unbounds.iter().filter(|p| state(p).is_some_and(|s| s != 'Z')).collect();
+    assert!(left.is_empty(), "down returned while these resolvers still ran: {left:?}");
+    assert!(state(&supervisor).is_none_or(|s| s == 'Z'), "down returned before the supervisor ended");
     settled(&before, ns);
 }

@@ -508,8 +508,11 @@ fn up(name: &str, kind: Kind, format: Format) -> ExitCode {
     // Our stdout is the starter's pipe: close it so the starter can return.
     detach_stdio();
     let status = || serde_json::to_string(&lab.health()).unwrap_or_default();
-    supervise::serve(listener, &info, &status);
+    supervise::serve(&listener, &info, &status);
     drop(lab);
+    // Only now does the socket go: `down` waits for it, so it returns once
+    // the lab's processes are gone, not when they have begun to go.
+    drop(listener);
     ExitCode::SUCCESS
 }
 

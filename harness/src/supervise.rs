@@ -247,7 +247,7 @@ pub fn claim(lab: &str) -> std::io::Result<UnixListener> {
 /// `enter` answers with the node's network namespace fd and the lab's PID
 /// namespace fd over SCM_RIGHTS: no /proc/PID/fd access (which ptrace
 /// restrictions may forbid) is needed to join them.
-pub fn serve(listener: UnixListener, info: &LabInfo, status: &dyn Fn() -> String) {
+pub fn serve(listener: &UnixListener, info: &LabInfo, status: &dyn Fn() -> String) {
     let pidns = std::fs::File::open("/proc/self/ns/pid").ok();
     for conn in listener.incoming().flatten() {
         let mut line = String::new();
