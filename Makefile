@@ -56,6 +56,15 @@ lint:
 bench: deps build
 	$(CARGO) run --release --quiet -p harness --bin dnslab-bench
 
+# Every bundled scenario with every installed kind, ROUNDS rounds, JOBS labs
+# at a time, then the host must be unchanged (tests/soak.rs). Leaks and
+# crashes fail it; missed expectations are counted apart, since those
+# judged on timing may miss under load.
+ROUNDS ?= 5
+JOBS ?= 8
+soak: deps
+	SOAK_ROUNDS=$(ROUNDS) SOAK_JOBS=$(JOBS) $(CARGO) test --release --quiet -p harness --test soak -- --ignored --nocapture
+
 # Each cargo-fuzz target for FUZZ_SECONDS (default 60), one after another.
 # The fuzz build needs nightly flags: RUSTC_BOOTSTRAP=1 lets this machine's
 # stable toolchain take them. New inputs go to fuzz/corpus/TARGET; the seeds
