@@ -53,9 +53,11 @@ impl Outcome {
     /// which of them a resolver picks is its own random choice. `group` names
     /// a server's group.
     ///
-    /// `priming(qname)` says a name belongs to the resolver's priming of the
-    /// root (RFC 8109: the root's NS set and its servers' own names): when a
-    /// resolver does that is its own timer, not the scenario, so it is left out.
+    /// `own_choice(qname, qtype)` says an upstream question is the
+    /// resolver's own housekeeping, whose timing or very presence is its
+    /// choice, not the scenario's: the priming of the root (RFC 8109: the
+    /// root's NS set and its servers' own names), and a name server's address
+    /// of a family it has none of. Such questions are left out.
     ///
     /// `either_family(host)` says a server has addresses of both families:
     /// which one a resolver uses for it is the resolver's own choice, so its
@@ -64,7 +66,7 @@ impl Outcome {
         &self,
         owner: impl Fn(IpAddr) -> String,
         group: impl Fn(&str) -> String,
-        priming: impl Fn(&str) -> bool,
+        own_choice: impl Fn(&str, &str) -> bool,
         either_family: impl Fn(&str) -> bool,
     ) -> serde_json::Value {
         // Counted queries are judged by their rates; their names collapse to the
@@ -145,8 +147,8 @@ impl Outcome {
         // fail every name): the rates and counters are the stable record.
         let (resolvers, servers) = if templates.is_empty() {
             (
-                serde_json::json!(self.stable_resolvers(&group, &priming, &either_family)),
-                serde_json::json!(self.stable_servers(&owner, &group, &priming, &either_family)),
+                serde_json::json!(self.stable_resolvers(&group, &own_choice, &either_family)),
+                serde_json::json!(self.stable_servers(&owner, &group, &own_choice, &either_family)),
             )
         } else {
             let status: BTreeMap<&String, String> = self
@@ -174,7 +176,7 @@ impl Outcome {
     fn stable_resolvers(
         &self,
         group: &impl Fn(&str) -> String,
-        priming: &impl Fn(&str) -> bool,
+        own_choice: &impl Fn(&str, &str) -> bool,
         either_family: &impl Fn(&str) -> bool,
     ) -> BTreeMap<&String, serde_json::Value> {
         self.resolvers
@@ -183,7 +185,7 @@ impl Outcome {
                 // One line per server group, name and port class, before bucketing.
                 type Key = (String, String, String, String, PortClass);
                 let mut sums: BTreeMap<Key, (u32, u32, BTreeSet<PortClass>, u32)> = BTreeMap::new();
-                for u in r.upstream.iter().filter(|u| !priming(&u.qname)) {
+                for u in r.upstream.iter().filter(|u| !own_choice(&u.qname, &u.qtype)) {
                     let e = sums
                         .entry((
                             group(&u.server),
@@ -244,14 +246,14 @@ impl Outcome {
         &self,
         owner: &impl Fn(IpAddr) -> String,
         group: &impl Fn(&str) -> String,
-        priming: &impl Fn(&str) -> bool,
+        own_choice: &impl Fn(&str, &str) -> bool,
         either_family: &impl Fn(&str) -> bool,
     ) -> BTreeMap<String, Vec<String>> {
         let mut grouped: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
         for (s, log) in &self.servers {
             let counts = grouped.entry(group(s)).or_default();
             let family_shown = !either_family(s);
-            for r in log.iter().filter(|r| !priming(&r.qname)) {
+            for r in log.iter().filter(|r| !own_choice(&r.qname, &r.qtype)) {
                 *counts
                     .entry(format!(
                         "{} {} {} {} -> {}{}",
@@ -266,7 +268,7 @@ impl Outcome {
             }
         }
         // How often a query arrived depends on retransmit timers; whether it did, does not.
-        // A server that saw only left-out traffic (priming) is left out too.
+        // A server that saw only left-out traffic (the resolver's own choice) is left out too.
         grouped
             .into_iter()
             .filter(|(_, counts)| !counts.is_empty())
