@@ -4,12 +4,13 @@ SHELL := /bin/bash
 NAME ?= msft-lowport
 CARGO ?= cargo
 DNSLAB := target/release/dnslab
-# What a lab needs, and what the tests also cover: every real resolver, and dig;
-# tshark reads the pcaps back, zonemaster-cli audits our servers from outside,
-# and headless chromium renders the HTML report
-# (with a font of its own: --no-install-recommends brings none).
+# What a lab needs, and what the tests also cover: every real resolver (the
+# registry says which: `dnslab kinds --packages`), and dig; tshark reads the
+# pcaps back, zonemaster-cli audits our servers from outside, and headless
+# chromium renders the HTML report (with a font of its own:
+# --no-install-recommends brings none).
 LAB_PACKAGES := nftables iproute2
-TEST_PACKAGES := $(LAB_PACKAGES) unbound bind9 pdns-recursor knot-resolver dnsmasq dnsutils tshark zonemaster-cli chromium fonts-dejavu-core
+TEST_TOOLS := dnsutils tshark zonemaster-cli chromium fonts-dejavu-core
 
 .PHONY: all deps deps-lab install build scenario test lint bench fuzz soak clean
 
@@ -19,8 +20,8 @@ all: build
 deps-lab:
 	@$(MAKE) --no-print-directory install PKGS="$(LAB_PACKAGES)"
 
-deps:
-	@$(MAKE) --no-print-directory install PKGS="$(TEST_PACKAGES)"
+deps: build
+	@$(MAKE) --no-print-directory install PKGS="$(LAB_PACKAGES) $$($(DNSLAB) kinds --packages | tr '\n' ' ') $(TEST_TOOLS)"
 
 install:
 	@missing=""; for p in $(PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \

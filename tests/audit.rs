@@ -4,10 +4,8 @@
 
 mod common;
 
-const KINDS: &str = "hickory,unbound,named,pdns,kresd,dnsmasq";
-
 fn audit(name: &str) -> (i32, serde_json::Value) {
-    let out = common::run(&["audit", name, "--resolver", KINDS, "--format", "json"]);
+    let out = common::run(&["audit", name, "--resolver", &common::all_kinds(), "--format", "json"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("bad JSON from audit {name} ({e}):\n{stderr}"));
     (out.status.code().unwrap_or(-1), json)

@@ -10,10 +10,8 @@ use std::collections::BTreeMap;
 use harness::report::RunReport;
 use harness::scenario;
 
-const KINDS: &str = "hickory,unbound,named,pdns,kresd,dnsmasq";
-
 fn check(name: &str) -> RunReport {
-    let out = common::run(&["run", name, "--resolver", KINDS, "--format", "json"]);
+    let out = common::run(&["run", name, "--resolver", &common::all_kinds(), "--format", "json"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         out.status.code() == Some(0) || out.status.code() == Some(1),

@@ -109,6 +109,13 @@ enum Cmd {
     },
     /// List the bundled scenarios, one line each.
     List,
+    /// Every resolver kind: installed or how to install it, and what each
+    /// can do (its adapter's declared capabilities, with the knob for each).
+    Kinds {
+        /// Only the Debian packages of the real kinds, one per line.
+        #[arg(long)]
+        packages: bool,
+    },
     /// Build a lab and keep it running (servers and resolvers up) until `dnslab down`.
     Up {
         scenario: String,
@@ -173,6 +180,13 @@ fn main() -> ExitCode {
         Cmd::Audit { scenario, resolver, format } => audit(&scenario, resolver, format),
         Cmd::Check { files } => check(&files),
         Cmd::List => list(),
+        Cmd::Kinds { packages } => {
+            match packages {
+                true => sayln!("{}", resolver::table::packages().join("\n")),
+                false => say!("{}", resolver::table::text()),
+            }
+            ExitCode::SUCCESS
+        }
         Cmd::Up { scenario, resolver, format } => up(&scenario, resolver, format),
         Cmd::Exec { lab, node, command } => match supervise::pick(lab.as_deref()).and_then(|l| supervise::exec_in(&l, &node, &command)) {
             Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),

@@ -97,3 +97,9 @@ pub fn pgrep(args: &[&str]) -> String {
         .trim()
         .to_string()
 }
+
+/// Every registered kind, comma-separated for `--resolver`: a kind added to
+/// the registry is covered without touching the tests.
+pub fn all_kinds() -> String {
+    harness::resolver::Kind::ALL.map(|k| k.name()).join(",")
+}

@@ -1,16 +1,35 @@
-//! Resolver adapters, one file per kind plus its config template
-//! (`unbound.rs` + `unbound.conf`, ...). [`Kind`] says what each can do;
-//! [`start`] runs one in a node. Tests and probes talk to resolvers only over
-//! the network, on port 53 of the resolver node.
+//! Resolver adapters. Start at the registry just below: one line per kind,
+//! each kind a folder (`unbound/mod.rs` + `unbound/unbound.conf`, ...)
+//! whose adapter declares its [`Capabilities`] as data ([`caps`]). [`start`]
+//! checks a resolver's needs against them, runs it in a node and waits
+//! until it answers. Tests and probes talk to resolvers only over the
+//! network, on port 53 of the resolver node.
+//!
+//! Adding a kind: a folder `resolver/<kind>/` with `mod.rs` (its
+//! `ADAPTER`: capabilities, template, start) and its template, one line
+//! here, and its snapshots (`tests/snapshots/scenarios__*@<kind>.snap`);
+//! `tests/kinds.rs` fails until all three are there.
 
-mod dnsmasq;
-mod hickory;
-mod kind;
-mod kresd;
-mod named;
-mod pdns;
-mod unbound;
+pub mod caps;
+pub mod table;
+#[macro_use]
+mod registry;
 pub mod watch;
+
+kinds! {
+    /// hickory-resolver's recursor, built in: needs no package.
+    Hickory => hickory,
+    /// NLnet Labs unbound (Debian `unbound`).
+    Unbound => unbound,
+    /// ISC BIND 9 named (Debian `bind9`).
+    Named => named,
+    /// PowerDNS Recursor (Debian `pdns-recursor`).
+    Pdns => pdns,
+    /// CZ.NIC Knot Resolver (Debian `knot-resolver`).
+    Kresd => kresd,
+    /// dnsmasq as a forwarder (Debian `dnsmasq`).
+    Dnsmasq => dnsmasq,
+}
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -22,7 +41,8 @@ use hickory_proto::rr::{Name, RecordType};
 use ipnet::IpNet;
 use lab::Ports;
 
-pub use kind::Kind;
+pub use caps::{Can, Capabilities, PortKnob, Program};
+pub use registry::Adapter;
 
 use crate::probe::{self, Ask};
 use crate::zone::Zone;
@@ -91,9 +111,9 @@ pub enum Unavailable {
 
 /// Is this kind runnable here? (its binary is installed)
 pub fn available(kind: Kind) -> Result<(), Unavailable> {
-    match kind.program() {
+    match kind.caps().program {
         None => Ok(()),
-        Some((binary, package)) => find_binary(binary).map(|_| ()).ok_or(Unavailable::Missing { kind, binary, package }),
+        Some(Program { binary, package, .. }) => find_binary(binary).map(|_| ()).ok_or(Unavailable::Missing { kind, binary, package }),
     }
 }
 
@@ -107,23 +127,36 @@ pub fn find_binary(name: &str) -> Option<PathBuf> {
 /// Does `kind` need the node's `ip_local_port_range` to get its ports?
 /// (Only kinds without a port knob of their own.)
 pub fn ports_by_sysctl(kind: Kind, ports: Option<Ports>) -> Option<Ports> {
-    match kind {
-        Kind::Kresd => ports,
-        _ => None,
+    match kind.caps().ports {
+        PortKnob::Sysctl => ports,
+        PortKnob::Own(_) => None,
     }
+}
+
+/// What `spec` asks of `kind` that its capabilities say it cannot do. The
+/// lint says the same for the kinds a scenario names (`kinds:`); this is
+/// the one check for every kind, whoever chose it.
+pub fn refusal(kind: Kind, spec: &Spec) -> Option<&'static str> {
+    let caps = kind.caps();
+    let low = spec.source_ports.is_some_and(|p| p.lo < 1024);
+    let v6 = spec.v6().is_some();
+    [
+        (low, caps.low_ports),
+        (!spec.allow.is_empty(), caps.acl),
+        (!spec.local_zones.is_empty(), caps.local_zones),
+        (v6, caps.ipv6),
+    ]
+    .into_iter()
+    .find_map(|(needed, can)| needed.then(|| can.refusal()).flatten())
 }
 
 /// Starts `kind` and waits until it answers, within `ready_within`.
 pub fn start(kind: Kind, spec: &Spec, ready_within: Duration) -> Result<Running, String> {
     available(kind).map_err(|e| e.to_string())?;
-    let mut running = match kind {
-        Kind::Hickory => hickory::start(spec)?,
-        Kind::Unbound => unbound::start(spec)?,
-        Kind::Named => named::start(spec)?,
-        Kind::Pdns => pdns::start(spec)?,
-        Kind::Kresd => kresd::start(spec)?,
-        Kind::Dnsmasq => dnsmasq::start(spec)?,
-    };
+    if let Some(why) = refusal(kind, spec) {
+        return Err(why.to_string());
+    }
+    let mut running = kind.adapter().start(spec)?;
     wait_ready(spec, &mut running, ready_within)?;
     Ok(running)
 }
@@ -248,12 +281,9 @@ pub(crate) struct LogFile {
 /// Starts `binary args...` in the node with stdout and stderr in
 /// `<dir>/<binary>.log` (bounded). Returns the process, the log and the
 /// binary's path.
-pub(crate) fn spawn_logged(spec: &Spec, binary: &str, args: &[&str]) -> Result<(lab::Process, LogFile, PathBuf), String> {
-    let kind = Kind::ALL.into_iter().find(|k| k.program().is_some_and(|p| p.0 == binary));
-    let bin = find_binary(binary).ok_or_else(|| match kind.and_then(|k| k.program()) {
-        Some((b, package)) => format!("{b} is not installed: install it with `apt-get install {package}`"),
-        None => format!("{binary} is not installed"),
-    })?;
+pub(crate) fn spawn_logged(spec: &Spec, program: &Program, args: &[&str]) -> Result<(lab::Process, LogFile, PathBuf), String> {
+    let Program { binary, package, .. } = *program;
+    let bin = find_binary(binary).ok_or_else(|| format!("{binary} is not installed: install it with `apt-get install {package}`"))?;
     let path = spec.dir.join(format!("{binary}.log"));
     let file = std::fs::File::create(&path).map_err(|e| e.to_string())?;
     let (reader, writer) = std::io::pipe().map_err(|e| e.to_string())?;
@@ -276,9 +306,9 @@ pub(crate) fn spawn_logged(spec: &Spec, binary: &str, args: &[&str]) -> Result<(
 }
 
 /// The first line a binary prints about its version.
-pub(crate) fn version_of(bin: &Path, args: &[&str]) -> String {
+pub(crate) fn version_of(bin: &Path, program: &Program) -> String {
     let out = std::process::Command::new(bin)
-        .args(args)
+        .args(program.version_args)
         .output()
         .map(|o| [o.stdout, o.stderr].concat())
         .unwrap_or_default();
@@ -327,21 +357,25 @@ mod tests {
     #[test]
     fn a_missing_resolver_says_how_to_install_it() {
         for kind in Kind::ALL {
-            let Some((binary, package)) = kind.program() else { continue };
+            let Some(Program { binary, package, .. }) = kind.caps().program else {
+                continue;
+            };
             let msg = Unavailable::Missing { kind, binary, package }.to_string();
             assert!(msg.contains(&format!("apt-get install {package}")) && msg.contains(binary), "{msg}");
         }
-        assert_eq!(Kind::Pdns.program(), Some(("pdns_recursor", "pdns-recursor")));
+        assert_eq!(
+            Kind::Pdns.caps().program.map(|p| (p.binary, p.package)),
+            Some(("pdns_recursor", "pdns-recursor"))
+        );
     }
 
     #[test]
     fn templates_fill_every_placeholder() {
-        for t in [
-            include_str!("unbound.conf"),
-            include_str!("named.conf"),
-            include_str!("pdns.conf"),
-            include_str!("kresd.conf"),
-        ] {
+        for kind in Kind::ALL {
+            let Some(t) = kind.adapter().template() else {
+                assert!(kind.caps().in_process(), "{kind} runs a program and has no template");
+                continue;
+            };
             let vars = [
                 "node",
                 "dir",
@@ -359,6 +393,7 @@ mod tests {
                 "hints",
                 "access",
                 "local",
+                "servers",
             ];
             let filled = render(t, &vars.map(|v| (v, "X".to_string())));
             // No `{word}` left: every placeholder has a value.
@@ -367,7 +402,7 @@ mod tests {
                 .skip(1)
                 .filter_map(|rest| rest.split_once('}'))
                 .any(|(w, _)| !w.is_empty() && w.chars().all(|c| c.is_ascii_alphanumeric()));
-            assert!(!left, "{filled}");
+            assert!(!left, "{kind}: {filled}");
         }
     }
 }

@@ -176,7 +176,7 @@ fn resolver(p: &mut Pass, name: &S, r: &raw::Resolver, networks: &[Network]) -> 
         match Kind::parse(k) {
             None => p.report(Rule::ResolverCannot, k.pos, format!("`{}`; known: {}", k.value, Kind::names())),
             Some(kind) => {
-                let why = source_ports.filter(|s| s.lo < 1024).and(kind.low_ports_refusal());
+                let why = source_ports.filter(|s| s.lo < 1024).and(kind.caps().low_ports.refusal());
                 if let (Some(why), Some(ports)) = (why, &r.source_ports) {
                     p.report(
                         Rule::ResolverCannot,
@@ -203,7 +203,7 @@ fn resolver(p: &mut Pass, name: &S, r: &raw::Resolver, networks: &[Network]) -> 
     }
     if let Some(first) = r.allow.as_ref().and_then(|a| a.0.first()) {
         let runs = if r.kinds.is_some() { kinds.clone() } else { Kind::ALL.to_vec() };
-        for why in runs.iter().filter_map(|k| k.acl_refusal()) {
+        for why in runs.iter().filter_map(|k| k.caps().acl.refusal()) {
             p.report(
                 Rule::ResolverCannot,
                 first.pos,

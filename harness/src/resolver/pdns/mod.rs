@@ -5,14 +5,40 @@
 //! every address of its node and sends from the first of each family
 //! (`query-local-address`).
 
+use super::caps::{Can, Capabilities, PortKnob, Program};
+use super::registry::{Adapter, Declared};
 use super::{hints_file, spawn_logged, version_of, Kind, Running, Spec};
+
+pub(super) const ADAPTER: &dyn Adapter = &Declared {
+    caps: CAPS,
+    template: Some(TEMPLATE),
+    start,
+};
+
+const PROGRAM: Program = Program {
+    binary: "pdns_recursor",
+    package: "pdns-recursor",
+    version_args: &["--version"],
+};
+
+const CAPS: Capabilities = Capabilities {
+    program: Some(PROGRAM),
+    low_ports: Can::No("PowerDNS Recursor refuses to start with source ports below 1024; put it behind a NAT that rewrites ports instead"),
+    acl: Can::Yes("allow-from"),
+    ports: PortKnob::Own("udp-source-port-min + udp-source-port-max"),
+    local_zones: Can::Yes("auth-zones"),
+    ipv6: Can::Yes("local-address + query-local-address"),
+    edns_buffer: Can::Yes("edns-outgoing-bufsize"),
+    tcp_upstream: Can::No("PowerDNS Recursor has no setting that sends every upstream query over TCP or refuses TCP retries"),
+    dnssec_validation: Can::Yes("dnssec=validate + readTrustAnchorsFromFile (Lua)"),
+    negative_trust_anchors: Can::Yes("addNTA (Lua)"),
+};
 
 const TEMPLATE: &str = include_str!("pdns.conf");
 
-pub(super) fn start(spec: &Spec) -> Result<Running, String> {
+fn start(spec: &Spec) -> Result<Running, String> {
     hints_file(spec)?;
     let ports = match spec.source_ports {
-        Some(p) if p.lo < 1024 => return Err(Kind::Pdns.low_ports_refusal().expect("pdns refuses").to_string()),
         Some(p) => format!("udp-source-port-min={}\nudp-source-port-max={}\nudp-source-port-avoid=", p.lo, p.hi),
         None => "# (its default: 1024-65535)".into(),
     };
@@ -39,8 +65,8 @@ pub(super) fn start(spec: &Spec) -> Result<Running, String> {
     );
     let conf = spec.dir.join("recursor.conf");
     std::fs::write(&conf, config).map_err(|e| e.to_string())?;
-    let (process, log, bin) = spawn_logged(spec, "pdns_recursor", &[&format!("--config-dir={}", spec.dir.display())])?;
-    Ok(Running::process(Kind::Pdns, version_of(&bin, &["--version"]), log, conf, process))
+    let (process, log, bin) = spawn_logged(spec, &PROGRAM, &[&format!("--config-dir={}", spec.dir.display())])?;
+    Ok(Running::process(Kind::Pdns, version_of(&bin, &PROGRAM), log, conf, process))
 }
 
 fn join(addrs: impl Iterator<Item = std::net::IpAddr>) -> String {

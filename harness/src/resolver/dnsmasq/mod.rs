@@ -4,9 +4,39 @@
 //! Source ports: `--min-port/--max-port`. With no timeout knob for dead
 //! upstreams it never answers; the client times out.
 
+use super::caps::{Can, Capabilities, PortKnob, Program};
+use super::registry::{Adapter, Declared};
 use super::{spawn_logged, version_of, Kind, Running, Spec};
 
-pub(super) fn start(spec: &Spec) -> Result<Running, String> {
+pub(super) const ADAPTER: &dyn Adapter = &Declared {
+    caps: CAPS,
+    template: Some(TEMPLATE),
+    start,
+};
+
+const PROGRAM: Program = Program {
+    binary: "dnsmasq",
+    package: "dnsmasq",
+    version_args: &["--version"],
+};
+
+const CAPS: Capabilities = Capabilities {
+    program: Some(PROGRAM),
+    low_ports: Can::Yes("--min-port"),
+    acl: Can::No("dnsmasq has no per-client access list (only per interface); leave it out of `kinds:`"),
+    ports: PortKnob::Own("--min-port + --max-port"),
+    local_zones: Can::Yes("local= + host-record, ptr-record, cname"),
+    ipv6: Can::Yes("--listen-address"),
+    edns_buffer: Can::Yes("edns-packet-max"),
+    tcp_upstream: Can::No("dnsmasq forwards over the transport the client used; no setting changes that"),
+    dnssec_validation: Can::Yes("dnssec + trust-anchor= (DS form only)"),
+    negative_trust_anchors: Can::No("dnsmasq 2.90 has no negative trust anchors"),
+};
+
+/// Its config file: the forwards and local records; the rest is flags.
+const TEMPLATE: &str = include_str!("dnsmasq.conf");
+
+fn start(spec: &Spec) -> Result<Running, String> {
     let mut args: Vec<String> = vec![
         "--keep-in-foreground".into(),
         "--log-facility=-".into(),
@@ -24,9 +54,6 @@ pub(super) fn start(spec: &Spec) -> Result<Running, String> {
         args.push(format!("--min-port={}", p.lo));
         args.push(format!("--max-port={}", p.hi));
     }
-    if !spec.allow.is_empty() {
-        return Err(Kind::Dnsmasq.acl_refusal().expect("dnsmasq has none").to_string());
-    }
     // A local zone is never forwarded, not even to a lab server that serves it.
     let local = |zone: &str| {
         spec.local_zones
@@ -41,18 +68,11 @@ pub(super) fn start(spec: &Spec) -> Result<Running, String> {
         .collect();
     servers.extend(local_lines(spec.local_zones));
     let conf = spec.dir.join("dnsmasq.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "# dnslab: dnsmasq in node {}; forwards derived from the scenario\n{}\n",
-            spec.node,
-            servers.join("\n")
-        ),
-    )
-    .map_err(|e| e.to_string())?;
+    let config = super::render(TEMPLATE, &[("node", spec.node.to_string()), ("servers", servers.join("\n"))]);
+    std::fs::write(&conf, config).map_err(|e| e.to_string())?;
     let argv: Vec<&str> = args.iter().map(String::as_str).collect();
-    let (process, log, bin) = spawn_logged(spec, "dnsmasq", &argv)?;
-    Ok(Running::process(Kind::Dnsmasq, version_of(&bin, &["--version"]), log, conf, process))
+    let (process, log, bin) = spawn_logged(spec, &PROGRAM, &argv)?;
+    Ok(Running::process(Kind::Dnsmasq, version_of(&bin, &PROGRAM), log, conf, process))
 }
 
 /// A local zone as dnsmasq lines: `local=/zone/` (never forwarded), then

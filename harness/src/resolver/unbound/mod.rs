@@ -5,11 +5,38 @@
 //! (`outgoing-port-avoid` + `outgoing-port-permit`) gives the source ports;
 //! it ignores the node's `ip_local_port_range`.
 
+use super::caps::{Can, Capabilities, PortKnob, Program};
+use super::registry::{Adapter, Declared};
 use super::{hints_file, render, spawn_logged, version_of, Kind, Running, Spec};
+
+pub(super) const ADAPTER: &dyn Adapter = &Declared {
+    caps: CAPS,
+    template: Some(TEMPLATE),
+    start,
+};
+
+const PROGRAM: Program = Program {
+    binary: "unbound",
+    package: "unbound",
+    version_args: &["-V"],
+};
+
+const CAPS: Capabilities = Capabilities {
+    program: Some(PROGRAM),
+    low_ports: Can::Yes("outgoing-port-permit"),
+    acl: Can::Yes("access-control"),
+    ports: PortKnob::Own("outgoing-port-avoid + outgoing-port-permit"),
+    local_zones: Can::Yes("local-zone + local-data"),
+    ipv6: Can::Yes("do-ip6 + outgoing-interface"),
+    edns_buffer: Can::Yes("edns-buffer-size"),
+    tcp_upstream: Can::Yes("tcp-upstream / do-tcp"),
+    dnssec_validation: Can::Yes("trust-anchor-file (module-config: \"validator iterator\")"),
+    negative_trust_anchors: Can::Yes("domain-insecure"),
+};
 
 const TEMPLATE: &str = include_str!("unbound.conf");
 
-pub(super) fn start(spec: &Spec) -> Result<Running, String> {
+fn start(spec: &Spec) -> Result<Running, String> {
     hints_file(spec)?;
     let ports = match spec.source_ports {
         Some(p) => format!("    outgoing-port-avoid: 0-65535\n    outgoing-port-permit: {}-{}", p.lo, p.hi),
@@ -42,8 +69,8 @@ pub(super) fn start(spec: &Spec) -> Result<Running, String> {
     );
     let conf = spec.dir.join("unbound.conf");
     std::fs::write(&conf, config).map_err(|e| e.to_string())?;
-    let (process, log, bin) = spawn_logged(spec, "unbound", &["-d", "-c", &conf.display().to_string()])?;
-    Ok(Running::process(Kind::Unbound, version_of(&bin, &["-V"]), log, conf, process))
+    let (process, log, bin) = spawn_logged(spec, &PROGRAM, &["-d", "-c", &conf.display().to_string()])?;
+    Ok(Running::process(Kind::Unbound, version_of(&bin, &PROGRAM), log, conf, process))
 }
 
 /// `interface:` for every address, `outgoing-interface:` for the first of

@@ -24,7 +24,30 @@ use ipnet::IpNet;
 use lab::Ports;
 use rand::Rng;
 
+use super::caps::{Can, Capabilities, PortKnob};
+use super::registry::{Adapter, Declared};
 use super::{Guard, Kind, Running, Spec};
+
+pub(super) const ADAPTER: &dyn Adapter = &Declared {
+    caps: CAPS,
+    template: None,
+    start,
+};
+
+/// Ours: what the adapter wires into hickory-resolver's recursor and the
+/// hickory-server handler in front of it.
+const CAPS: Capabilities = Capabilities {
+    program: None,
+    low_ports: Can::Yes("PortPicker, our RuntimeProvider, binds every upstream socket"),
+    acl: Can::Yes("checked per request by our handler"),
+    ports: PortKnob::Own("PortPicker"),
+    local_zones: Can::Yes("answered by our handler"),
+    ipv6: Can::Yes("PortPicker's source address per family"),
+    edns_buffer: Can::Yes("RecursorOptions::edns_payload_len"),
+    tcp_upstream: Can::No("hickory's recursor retries over TCP on its own; no setting forces TCP or turns it off"),
+    dnssec_validation: Can::Yes("DnssecPolicyConfig with a TrustAnchors of the lab's root"),
+    negative_trust_anchors: Can::No("hickory 0.26 has no negative trust anchors"),
+};
 use crate::nameserver::{info_of, response_edns};
 use crate::zone::Zone;
 
@@ -142,7 +165,7 @@ impl RequestHandler for Front {
     }
 }
 
-pub(super) fn start(spec: &Spec) -> Result<Running, String> {
+fn start(spec: &Spec) -> Result<Running, String> {
     let roots: Vec<IpAddr> = spec.hints.iter().map(|(_, a)| *a).collect();
     if roots.is_empty() {
         return Err("the scenario has no server for the root zone `.`".into());

@@ -5,11 +5,38 @@
 //! one family. It has no lab timeout
 //! knob: it gives up on a dead server after about 10 s on its own.
 
+use super::caps::{Can, Capabilities, PortKnob, Program};
+use super::registry::{Adapter, Declared};
 use super::{hints_file, spawn_logged, version_of, Kind, Running, Spec};
+
+pub(super) const ADAPTER: &dyn Adapter = &Declared {
+    caps: CAPS,
+    template: Some(TEMPLATE),
+    start,
+};
+
+const PROGRAM: Program = Program {
+    binary: "named",
+    package: "bind9",
+    version_args: &["-v"],
+};
+
+const CAPS: Capabilities = Capabilities {
+    program: Some(PROGRAM),
+    low_ports: Can::Yes("use-v4-udp-ports / use-v6-udp-ports"),
+    acl: Can::Yes("allow-recursion + allow-query-cache"),
+    ports: PortKnob::Own("use-v4-udp-ports + avoid-v4-udp-ports, and the v6 pair"),
+    local_zones: Can::Yes("zone { type primary; }"),
+    ipv6: Can::Yes("listen-on-v6 + query-source-v6"),
+    edns_buffer: Can::Yes("edns-udp-size"),
+    tcp_upstream: Can::Yes("server ::/0 { tcp-only yes; } (on only: named always retries a truncated answer over TCP)"),
+    dnssec_validation: Can::Yes("trust-anchors { . static-ds ... }; with dnssec-validation yes"),
+    negative_trust_anchors: Can::Yes("validate-except"),
+};
 
 const TEMPLATE: &str = include_str!("named.conf");
 
-pub(super) fn start(spec: &Spec) -> Result<Running, String> {
+fn start(spec: &Spec) -> Result<Running, String> {
     hints_file(spec)?;
     let (v4, v6) = (spec.v4(), spec.v6());
     let ports = match spec.source_ports {
@@ -64,6 +91,6 @@ pub(super) fn start(spec: &Spec) -> Result<Running, String> {
         _ => {}
     }
     args.extend(["-c", &conf_arg]);
-    let (process, log, bin) = spawn_logged(spec, "named", &args)?;
-    Ok(Running::process(Kind::Named, version_of(&bin, &["-v"]), log, conf, process))
+    let (process, log, bin) = spawn_logged(spec, &PROGRAM, &args)?;
+    Ok(Running::process(Kind::Named, version_of(&bin, &PROGRAM), log, conf, process))
 }

@@ -6,11 +6,38 @@
 //! ports (UDP, and its TCP fallback too). It has no lab timeout knob either:
 //! it gives up after 13-18 s on its own.
 
+use super::caps::{Can, Capabilities, PortKnob, Program};
+use super::registry::{Adapter, Declared};
 use super::{spawn_logged, version_of, Kind, Running, Spec};
+
+pub(super) const ADAPTER: &dyn Adapter = &Declared {
+    caps: CAPS,
+    template: Some(TEMPLATE),
+    start,
+};
+
+const PROGRAM: Program = Program {
+    binary: "kresd",
+    package: "knot-resolver",
+    version_args: &["--version"],
+};
+
+const CAPS: Capabilities = Capabilities {
+    program: Some(PROGRAM),
+    low_ports: Can::Yes("the node's ip_local_port_range"),
+    acl: Can::Yes("view:addr"),
+    ports: PortKnob::Sysctl,
+    local_zones: Can::Yes("policy rules (policy.ANSWER)"),
+    ipv6: Can::Yes("net.ipv6 + net.outgoing_v6"),
+    edns_buffer: Can::Yes("net.bufsize"),
+    tcp_upstream: Can::Yes("policy.FLAGS('TCP') (on only)"),
+    dnssec_validation: Can::Yes("trust_anchors.add_file"),
+    negative_trust_anchors: Can::Yes("trust_anchors.set_insecure"),
+};
 
 const TEMPLATE: &str = include_str!("kresd.conf");
 
-pub(super) fn start(spec: &Spec) -> Result<Running, String> {
+fn start(spec: &Spec) -> Result<Running, String> {
     let hints = root_hints(spec.hints);
     let listen: Vec<String> = spec.addrs.iter().map(|a| format!("net.listen('{a}', 53, {{ kind = 'dns' }})")).collect();
     let mut outgoing: Vec<String> = spec.v4().map(|a| format!("net.outgoing_v4('{a}')")).into_iter().collect();
@@ -41,8 +68,8 @@ pub(super) fn start(spec: &Spec) -> Result<Running, String> {
     // kresd changes into its run directory first: every path must be absolute.
     let rundir = spec.dir.join("run");
     std::fs::create_dir_all(&rundir).map_err(|e| e.to_string())?;
-    let (process, log, bin) = spawn_logged(spec, "kresd", &["-n", "-c", &conf.display().to_string(), &rundir.display().to_string()])?;
-    Ok(Running::process(Kind::Kresd, version_of(&bin, &["--version"]), log, conf, process))
+    let (process, log, bin) = spawn_logged(spec, &PROGRAM, &["-n", "-c", &conf.display().to_string(), &rundir.display().to_string()])?;
+    Ok(Running::process(Kind::Kresd, version_of(&bin, &PROGRAM), log, conf, process))
 }
 
 /// `hints.root{}`'s table: one entry per name, its addresses as a list. Two
