@@ -1,6 +1,6 @@
 //! What a resolver kind can do, declared as data by its adapter
-//! (`resolver/<kind>/mod.rs`). The lint, the run, the audit and the tests
-//! read these declarations; no other place knows what a kind can do.
+//! (`resolver/<kind>/mod.rs`). The lint, the run, `dnslab kinds` and the
+//! tests read these declarations; no other place knows what a kind can do.
 //!
 //! Each capability is [`Can::Yes`] with the knob that does it (as the kind's
 //! own config spells it, for the README and `dnslab kinds`), or [`Can::No`]
@@ -22,10 +22,6 @@ impl Can {
             Can::Yes(_) => None,
             Can::No(why) => Some(why),
         }
-    }
-
-    pub fn yes(self) -> bool {
-        matches!(self, Can::Yes(_))
     }
 }
 

@@ -27,6 +27,8 @@ use rand::Rng;
 use super::caps::{Can, Capabilities, PortKnob};
 use super::registry::{Adapter, Declared};
 use super::{Guard, Kind, Running, Spec};
+use crate::nameserver::{info_of, response_edns};
+use crate::zone::Zone;
 
 pub(super) const ADAPTER: &dyn Adapter = &Declared {
     caps: CAPS,
@@ -48,8 +50,6 @@ const CAPS: Capabilities = Capabilities {
     dnssec_validation: Can::Yes("DnssecPolicyConfig with a TrustAnchors of the lab's root"),
     negative_trust_anchors: Can::No("hickory 0.26 has no negative trust anchors"),
 };
-use crate::nameserver::{info_of, response_edns};
-use crate::zone::Zone;
 
 /// The recursor's own timeouts are fixed (5 s per server set); a lab query
 /// must end sooner, as SERVFAIL.
