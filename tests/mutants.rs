@@ -273,7 +273,8 @@ fn culprits(files: &[PathBuf]) -> Vec<String> {
 /// Builds `path` as `dnslab up` does with the built-in resolver, then tears it down.
 fn build(path: &Path) -> Result<(), String> {
     let s = harness::scenario::load(path).map_err(|d| format!("load after check accepted it: {d}"))?;
-    let up = harness::run::up(&s, Kind::Hickory).map_err(|e| e.to_string())?;
+    let hickory = harness::resolver::Build::installed(Kind::Hickory)?;
+    let up = harness::run::up(&s, &hickory).map_err(|e| e.to_string())?;
     drop(up);
     Ok(())
 }

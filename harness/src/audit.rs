@@ -365,10 +365,11 @@ fn resolver_checks(s: &Scenario, kind: Kind, up: &UpLab, out: &mut Vec<Finding>)
     Ok(())
 }
 
-/// Builds the lab with `kind` on every resolver and runs the live checks;
+/// Builds the lab with `build` on every resolver and runs the live checks;
 /// `servers` adds the checks of the authoritative servers (kind-independent).
-pub fn live_checks(s: &Scenario, kind: Kind, servers: bool) -> Result<Vec<Finding>, RunError> {
-    let up = run::up(s, kind)?;
+pub fn live_checks(s: &Scenario, build: &crate::resolver::Build, servers: bool) -> Result<Vec<Finding>, RunError> {
+    let kind = build.acts_as();
+    let up = run::up(s, build)?;
     let mut out = Vec::new();
     if servers {
         lame_delegation(s, &up, &s.audit_from, &mut out)?;

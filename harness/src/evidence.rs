@@ -1,11 +1,13 @@
-//! What a run leaves for a person to look at, per resolver kind:
+//! What a run leaves for a person to look at, per build (its name: the
+//! kind's, unless `--resolver NAME=...` named it):
 //!
 //! ```text
-//! <kind>/pcap/<node>-<interface>.pcap   every DNS packet the node sent there
-//! <kind>/resolvers/<node>/              rendered config and the resolver's log
-//! <kind>/servers/<host>.jsonl           each query our server received
-//! <kind>/firewalls/<node>.nft           the rules as loaded
-//! <kind>/ladder.txt, ladder.md          a ladder per client query (text, Mermaid)
+//! <build>/pcap/<node>-<interface>.pcap   every DNS packet the node sent there
+//! <build>/resolvers/<node>/              rendered config, the resolver's log,
+//!                                        and what a --wrap wrote there (vg.log)
+//! <build>/servers/<host>.jsonl           each query our server received
+//! <build>/firewalls/<node>.nft           the rules as loaded
+//! <build>/ladder.txt, ladder.md          a ladder per client query (text, Mermaid)
 //! ```
 //!
 //! The pcaps hold packets as their *sender* saw them (`tcpdump -Q out` on
@@ -85,7 +87,7 @@ pub fn pcaps(dir: &Path, frames: &[Frame]) -> std::io::Result<()> {
 /// `ladder.txt` and `ladder.md`: a ladder diagram for each client query.
 pub fn ladders(out: &Path, o: &Outcome) -> std::io::Result<()> {
     std::fs::create_dir_all(out)?;
-    let (mut text, mut md) = (String::new(), format!("# Ladders: {} with {}\n\n", o.scenario, o.kind));
+    let (mut text, mut md) = (String::new(), format!("# Ladders: {} with {}\n\n", o.scenario, o.name()));
     for l in ladder::all(o).into_iter().flatten() {
         text.push_str(&l.text());
         text.push('\n');

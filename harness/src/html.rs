@@ -40,6 +40,7 @@ pub fn page(rep: &RunReport, topology_svg: &str, pcap_root: &str, pcaps: &[(Stri
     );
     let _ = write!(h, "<pre class=\"desc\">{}</pre>", esc(rep.description.trim_end()));
     let _ = write!(h, "<h2>Topology</h2>{topology_svg}");
+    h.push_str(&builds(rep));
     h.push_str(&matrix(rep));
     h.push_str(&probes(rep));
     h.push_str(&counters(rep));
@@ -52,11 +53,26 @@ pub fn page(rep: &RunReport, topology_svg: &str, pcap_root: &str, pcaps: &[(Stri
     h
 }
 
+/// Which build each run started: kind, binary, version, SHA-256, wrapper.
+fn builds(rep: &RunReport) -> String {
+    let mut h = String::from("<h2>Builds: what each run started on its resolver nodes</h2><table><tr><th>run</th><th>what</th></tr>");
+    for o in &rep.runs {
+        let rows: Vec<String> = o
+            .build
+            .properties(o.kind)
+            .into_iter()
+            .map(|(k, v)| format!("{k}: <code>{}</code>", esc(&v)))
+            .collect();
+        let _ = write!(h, "<tr><td>{}</td><td>{}</td></tr>", esc(o.name()), rows.join("<br>"));
+    }
+    h + "</table>"
+}
+
 fn matrix(rep: &RunReport) -> String {
     let mut h = String::from("<h2>Outcome: each query through each resolver kind</h2>");
     h.push_str(r#"<p class="legend"><span style="background:#bfe8bf">as expected</span><span style="background:#f2a7a7">not as expected</span><span style="background:#ddd">not run</span></p><table><tr><th>from</th><th>resolver</th><th>query</th><th>expected</th>"#);
     for o in &rep.runs {
-        let _ = write!(h, "<th>{}</th>", o.kind);
+        let _ = write!(h, "<th>{}</th>", esc(o.name()));
     }
     h.push_str("</tr>");
     // Rows in the scenario's order, as the first run had them; a kind that
@@ -161,7 +177,7 @@ fn counters(rep: &RunReport) -> String {
     }
     let mut h = String::from("<h2>Firewall counters: packets each rule matched</h2><table><tr><th>firewall</th><th>rule</th><th>action</th>");
     for o in &rep.runs {
-        let _ = write!(h, "<th>{}</th>", o.kind);
+        let _ = write!(h, "<th>{}</th>", esc(o.name()));
     }
     h.push_str("</tr>");
     for (fw, c) in names {
@@ -179,7 +195,7 @@ fn counters(rep: &RunReport) -> String {
 fn ladders(rep: &RunReport) -> String {
     let mut h = String::from("<h2>Ladders: what each query set off, in time order</h2><p>Solid arrows are queries, dashed ones responses; a red cross is a packet a node dropped. Repeats in a row are drawn once, with a count.</p>");
     for o in &rep.runs {
-        let _ = write!(h, "<h3>{}</h3>", o.kind);
+        let _ = write!(h, "<h3>{}</h3>", esc(o.name()));
         for (q, l) in o.queries.iter().zip(ladder::all(o)) {
             let Some(l) = l else { continue };
             // A failure or a drop is open; the rest a click away.

@@ -1,12 +1,11 @@
 //! `dnslab`: the command line. Exit codes: 0 every expectation held,
 //! 1 an expectation failed, 2 bad input or a lab error.
 
-use std::collections::BTreeSet;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use harness::report::{self, RunReport};
-use harness::resolver::{self, Kind};
+use harness::resolver::{self, Build};
 use harness::{scenario, supervise};
 
 /// `print!` and `println!` that survive a closed pipe: [`harness::text::say`].
@@ -43,6 +42,46 @@ enum LadderFormat {
     Mermaid,
 }
 
+/// Which builds of which resolver kinds run, and how.
+#[derive(clap::Args, Clone, Default)]
+struct BuildArgs {
+    /// Builds to run, comma-separated, each `[NAME=]KIND[:PATH]`: `unbound`,
+    /// `unbound:./build/unbound`, `old=unbound,new=unbound:./build/unbound`,
+    /// `mine=custom:FILE`. Default: $DNSLAB_RESOLVERS, else hickory and every
+    /// real kind installed.
+    #[arg(long, value_name = "BUILDS")]
+    resolver: Vec<String>,
+    /// Builds one per line (`[NAME=]KIND[:PATH]`), for paths that hold a `,`.
+    #[arg(long, value_name = "FILE")]
+    resolver_file: Option<std::path::PathBuf>,
+    /// Merge FILE's text into the generated config of the build NAME (or of
+    /// every build of kind NAME), where `dnslab kinds` says ("extra config").
+    #[arg(long, value_name = "NAME=FILE")]
+    resolver_config: Vec<String>,
+    /// Start every real resolver under this command, e.g.
+    /// `valgrind --error-exitcode=99 --log-file={dir}/vg.log`; `{dir}` is the
+    /// resolver's directory, kept in the evidence.
+    #[arg(long, value_name = "CMD")]
+    wrap: Option<String>,
+    /// With --wrap: how many times longer readiness and client timeouts are (default 10).
+    #[arg(long, value_name = "N")]
+    wrap_factor: Option<u32>,
+}
+
+impl BuildArgs {
+    fn asked(&self) -> resolver::choose::Asked {
+        resolver::choose::Asked {
+            resolver: self.resolver.clone(),
+            file: self.resolver_file.clone(),
+            options: resolver::build::Options {
+                configs: self.resolver_config.clone(),
+                wrap: self.wrap.clone(),
+                wrap_factor: self.wrap_factor,
+            },
+        }
+    }
+}
+
 /// What `dnslab run` was asked for besides the scenario and kinds.
 #[derive(clap::Args)]
 struct RunArgs {
@@ -57,7 +96,7 @@ struct RunArgs {
     /// kept only on failure or with --html.
     #[arg(long)]
     evidence: Option<std::path::PathBuf>,
-    /// Write JUnit XML: a test case per expectation, `scenario/kind/resolver query`.
+    /// Write JUnit XML: a test case per expectation, `scenario/build/resolver query`.
     #[arg(long)]
     junit: Option<std::path::PathBuf>,
     /// Also write the HTML report here (it is always in the evidence directory).
@@ -81,9 +120,8 @@ enum Cmd {
     Run {
         /// A bundled scenario's name (see `dnslab list`) or a YAML file.
         scenario: String,
-        /// Resolver kinds, comma-separated; default: hickory and every real one installed.
-        #[arg(long, value_delimiter = ',')]
-        resolver: Vec<Kind>,
+        #[command(flatten)]
+        builds: BuildArgs,
         #[command(flatten)]
         args: RunArgs,
     },
@@ -96,9 +134,8 @@ enum Cmd {
     /// Exit 0 when every finding is one the scenario expects (`expect_findings:`).
     Audit {
         scenario: String,
-        /// Resolver kinds, comma-separated; default: hickory and every real one installed.
-        #[arg(long, value_delimiter = ',')]
-        resolver: Vec<Kind>,
+        #[command(flatten)]
+        builds: BuildArgs,
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
     },
@@ -119,8 +156,9 @@ enum Cmd {
     /// Build a lab and keep it running (servers and resolvers up) until `dnslab down`.
     Up {
         scenario: String,
-        #[arg(long, default_value = "hickory")]
-        resolver: Kind,
+        /// One build (default: hickory); see `dnslab run --help`.
+        #[command(flatten)]
+        builds: BuildArgs,
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
     },
@@ -156,11 +194,12 @@ fn main() -> ExitCode {
     let needs_lab = matches!(cli.command, Cmd::Run { .. } | Cmd::Up { .. } | Cmd::Audit { .. });
     if needs_lab && !supervise::is_supervisor() {
         // Validate before anything is built, then hand over to the supervisor.
-        let name = match &cli.command {
-            Cmd::Run { scenario, .. } | Cmd::Up { scenario, .. } | Cmd::Audit { scenario, .. } => scenario,
+        let (name, builds) = match &cli.command {
+            Cmd::Run { scenario, builds, .. } | Cmd::Up { scenario, builds, .. } | Cmd::Audit { scenario, builds, .. } => (scenario, builds),
             _ => unreachable!(),
         };
-        if let Err(code) = load(name) {
+        // Bad builds are reported here, before the supervisor starts.
+        if let Err(code) = load_with_builds(name, builds, matches!(cli.command, Cmd::Up { .. })) {
             return code;
         }
         return ExitCode::from(supervise::reexec(matches!(cli.command, Cmd::Up { .. })) as u8);
@@ -175,9 +214,9 @@ fn main() -> ExitCode {
         }
     }
     match cli.command {
-        Cmd::Run { scenario, resolver, args } => run(&scenario, resolver, args),
+        Cmd::Run { scenario, builds, args } => run(&scenario, &builds, args),
         Cmd::Report { dir } => report_dir(&dir),
-        Cmd::Audit { scenario, resolver, format } => audit(&scenario, resolver, format),
+        Cmd::Audit { scenario, builds, format } => audit(&scenario, &builds, format),
         Cmd::Check { files } => check(&files),
         Cmd::List => list(),
         Cmd::Kinds { packages } => {
@@ -187,7 +226,7 @@ fn main() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
-        Cmd::Up { scenario, resolver, format } => up(&scenario, resolver, format),
+        Cmd::Up { scenario, builds, format } => up(&scenario, &builds, format),
         Cmd::Exec { lab, node, command } => match supervise::pick(lab.as_deref()).and_then(|l| supervise::exec_in(&l, &node, &command)) {
             Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
             Err(e) => {
@@ -249,50 +288,32 @@ fn list() -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// The kinds to run: those asked for, or hickory plus every real one that
-/// is installed. Returns (kinds, what was skipped and how to get it).
-fn kinds(asked: Vec<Kind>, s: &scenario::Scenario) -> Result<(Vec<Kind>, Vec<String>), String> {
-    let allowed = |k: Kind| s.resolvers().any(|n| s.runs_kind(&n.name, k));
-    if !asked.is_empty() {
-        let asked: BTreeSet<Kind> = asked.into_iter().collect();
-        for &k in &asked {
-            resolver::available(k).map_err(|e| e.to_string())?;
-        }
-        return Ok((asked.into_iter().collect(), vec![]));
-    }
-    // A scenario of probes only starts no resolver, but its probes still
-    // run: once, in a lab labelled with the built-in kind.
-    if s.resolvers().next().is_none() {
-        return Ok((vec![Kind::Hickory], vec![]));
-    }
-    let (mut run, mut skipped) = (vec![], vec![]);
-    for k in Kind::ALL {
-        if !allowed(k) {
-            continue;
-        }
-        match resolver::available(k) {
-            Ok(()) => run.push(k),
-            Err(e) => skipped.push(e.to_string()),
-        }
-    }
-    Ok((run, skipped))
-}
-
-/// The scenario and the kinds to run it with, the skipped ones named on stderr.
-fn load_with_kinds(name: &str, asked: Vec<Kind>) -> Result<(scenario::Scenario, Vec<Kind>, Vec<String>), ExitCode> {
+/// The scenario and the builds to run it with, the skipped kinds named on
+/// stderr. `up` runs one build, hickory unless asked.
+fn load_with_builds(name: &str, asked: &BuildArgs, up: bool) -> Result<(scenario::Scenario, Vec<Build>, Vec<String>), ExitCode> {
     let s = load(name)?;
-    let (kinds, skipped) = kinds(asked, &s).map_err(|e| {
-        eprintln!("dnslab: {e}");
+    let mut asked = asked.asked();
+    if up && asked.resolver.is_empty() && asked.file.is_none() && std::env::var_os(resolver::choose::ENV).is_none() {
+        asked.resolver.push("hickory".into());
+    }
+    let (builds, skipped) = resolver::choose::choose(&asked, &s).map_err(|problems| {
+        for p in problems {
+            eprintln!("dnslab: {p}");
+        }
         ExitCode::from(2)
     })?;
+    if up && builds.len() != 1 {
+        eprintln!("dnslab up: one build at a time ({} asked)", builds.len());
+        return Err(ExitCode::from(2));
+    }
     for k in &skipped {
         eprintln!("dnslab: skipping {k}");
     }
-    Ok((s, kinds, skipped))
+    Ok((s, builds, skipped))
 }
 
-fn run(name: &str, asked: Vec<Kind>, a: RunArgs) -> ExitCode {
-    let (s, kinds, skipped) = match load_with_kinds(name, asked) {
+fn run(name: &str, asked: &BuildArgs, a: RunArgs) -> ExitCode {
+    let (s, builds, skipped) = match load_with_builds(name, asked, false) {
         Ok((s, k, sk)) => (s.with_repeat(a.repeat), k, sk),
         Err(c) => return c,
     };
@@ -304,13 +325,13 @@ fn run(name: &str, asked: Vec<Kind>, a: RunArgs) -> ExitCode {
         ),
     };
     let bars = harness::progress::Bars::new(!a.quiet);
-    // Each kind gets a lab of its own; they run side by side.
+    // Each build gets a lab of its own; they run side by side.
     let results: Vec<_> = std::thread::scope(|scope| {
-        let handles: Vec<_> = kinds
+        let handles: Vec<_> = builds
             .iter()
-            .map(|&k| {
-                let (s, dir, bar) = (&s, evidence_dir.join(k.name()), bars.bar(k.name()));
-                scope.spawn(move || harness::run::run(s, k, &bar, Some(&dir)))
+            .map(|b| {
+                let (s, dir, bar) = (&s, evidence_dir.join(&b.name), bars.bar(&b.name));
+                scope.spawn(move || harness::run::run(s, b, &bar, Some(&dir)))
             })
             .collect();
         handles.into_iter().map(|h| h.join().expect("run thread")).collect()
@@ -435,24 +456,34 @@ fn ladders(rep: &RunReport, filter: &str, format: LadderFormat) -> String {
             out += &match (l, format) {
                 (Some(l), LadderFormat::Text) => format!("{}\n", l.text()),
                 (Some(l), LadderFormat::Mermaid) => format!("```mermaid\n{}```\n\n", l.mermaid()),
-                (None, _) => format!("{} {} via {} ({}): no packets seen\n\n", q.qname, q.qtype, q.resolver, o.kind),
+                (None, _) => format!("{} {} via {} ({}): no packets seen\n\n", q.qname, q.qtype, q.resolver, o.name()),
             };
         }
     }
     out
 }
 
-fn audit(name: &str, asked: Vec<Kind>, format: Format) -> ExitCode {
+fn audit(name: &str, asked: &BuildArgs, format: Format) -> ExitCode {
     use harness::audit;
-    let (s, kinds, _) = match load_with_kinds(name, asked) {
+    let (s, builds, _) = match load_with_builds(name, asked, false) {
         Ok(x) => x,
         Err(c) => return c,
     };
     let mut findings = audit::zone_checks(&s);
     // The servers' checks do not depend on the resolver kind: once is enough.
-    let kinds = if kinds.is_empty() { vec![Kind::Hickory] } else { kinds };
-    for (i, &k) in kinds.iter().enumerate() {
-        match audit::live_checks(&s, k, i == 0) {
+    let builds = match builds.is_empty() {
+        true => match Build::installed(resolver::Kind::Hickory) {
+            Ok(b) => vec![b],
+            Err(e) => {
+                eprintln!("dnslab: {e}");
+                return ExitCode::from(2);
+            }
+        },
+        false => builds,
+    };
+    let kinds: Vec<resolver::Kind> = builds.iter().map(|b| b.kind).collect();
+    for (i, b) in builds.iter().enumerate() {
+        match audit::live_checks(&s, b, i == 0) {
             Ok(f) => findings.extend(f),
             Err(e) => {
                 eprintln!("dnslab: lab error: {e}");
@@ -478,9 +509,9 @@ fn audit(name: &str, asked: Vec<Kind>, format: Format) -> ExitCode {
     }
 }
 
-fn up(name: &str, kind: Kind, format: Format) -> ExitCode {
-    let s = match load(name) {
-        Ok(s) => s,
+fn up(name: &str, asked: &BuildArgs, format: Format) -> ExitCode {
+    let (s, build) = match load_with_builds(name, asked, true) {
+        Ok((s, mut b, _)) => (s, b.remove(0)),
         Err(c) => return c,
     };
     let listener = match supervise::claim(&s.name) {
@@ -490,7 +521,7 @@ fn up(name: &str, kind: Kind, format: Format) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let lab = match harness::run::up(&s, kind) {
+    let lab = match harness::run::up(&s, &build) {
         Ok(l) => l,
         Err(e) => {
             eprintln!("dnslab up: {e}");
@@ -509,8 +540,9 @@ fn up(name: &str, kind: Kind, format: Format) -> ExitCode {
         }
         Format::Text => {
             sayln!(
-                "lab `{}` is up with {kind}; `dnslab exec NODE -- CMD` to use it, `dnslab down` to end it",
-                s.name
+                "lab `{}` is up with {}; `dnslab exec NODE -- CMD` to use it, `dnslab down` to end it",
+                s.name,
+                harness::text::escape(&build.describe())
             );
             sayln!("  supervisor pid {} (SIGKILL to it also ends the lab, leaving nothing)", info.pid);
             for n in &info.nodes {

@@ -53,15 +53,19 @@ fn table(rows: &[Vec<String>]) -> String {
 /// The human-readable report of one run.
 pub fn text(o: &Outcome) -> String {
     let mut s = String::new();
+    // The build's own version line, or what each resolver said (hickory).
     let versions: Vec<String> = o
-        .resolvers
-        .values()
-        .map(|r| r.version.clone())
+        .build
+        .binary
+        .iter()
+        .map(|b| b.version.clone())
+        .chain(o.resolvers.values().map(|r| r.version.clone()))
         .filter(|v| !v.is_empty())
         .collect::<std::collections::BTreeSet<_>>()
         .into_iter()
         .collect();
-    let _ = writeln!(s, "== {} with {} ({})\n", o.scenario, o.kind, versions.join(", "));
+    let _ = writeln!(s, "== {} with {} ({})", o.scenario, o.name(), versions.join(", "));
+    let _ = writeln!(s, "{}\n", o.build.line(o.kind));
     if !o.probes.is_empty() {
         let _ = writeln!(s, "Probes: queries sent straight to a server, like `dig -b 0.0.0.0#PORT NAME @SERVER`");
         let mut rows = vec![["FROM", "SERVER", "QUERY", "VIA", "SOURCE PORT", "RESULT", "TIME", "EXPECTED"]
@@ -193,6 +197,12 @@ pub fn text(o: &Outcome) -> String {
         for extra in r.status.lines().skip(1) {
             let _ = writeln!(s, "    | {extra}");
         }
+        if let Some(exit) = &r.exit {
+            let _ = writeln!(s, "    stopped with SIGTERM: {exit}");
+        }
+        for w in &r.warnings {
+            let _ = writeln!(s, "    warning: {w}");
+        }
     }
     let waste: Vec<String> = o
         .resolvers
@@ -284,7 +294,7 @@ pub fn summary(rep: &RunReport) -> String {
         let _ = writeln!(
             s,
             "  {:<8} {}  queries {}  probes {}  rates {}  firewall rule matches {}  {}",
-            o.kind.name(),
+            o.name(),
             if o.passed() { "PASS" } else { "FAIL" },
             held(&mut o.queries.iter().map(|q| q.verdict.ok)),
             held(&mut o.probes.iter().map(|p| p.verdict.ok)),
@@ -319,7 +329,11 @@ pub fn junit(rep: &RunReport) -> String {
     use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
     let mut report = Report::new("dnslab");
     for o in &rep.runs {
-        let mut suite = TestSuite::new(format!("{}/{}", rep.scenario, o.kind));
+        let mut suite = TestSuite::new(crate::text::escape(&format!("{}/{}", rep.scenario, o.name())));
+        // Which binary ran: a CI reader sees it next to the verdicts.
+        for (k, v) in o.build.properties(o.kind) {
+            suite.add_property(quick_junit::Property::new(k, crate::text::escape(&v)));
+        }
         let mut case = |name: String, ok: bool, message: String, ms: u64| {
             let status = if ok {
                 TestCaseStatus::success()
@@ -329,7 +343,7 @@ pub fn junit(rep: &RunReport) -> String {
                 s.set_message(crate::text::escape(&message));
                 s
             };
-            let mut c = TestCase::new(crate::text::escape(&format!("{}/{}/{name}", rep.scenario, o.kind)), status);
+            let mut c = TestCase::new(crate::text::escape(&format!("{}/{}/{name}", rep.scenario, o.name())), status);
             c.set_time(std::time::Duration::from_millis(ms));
             suite.add_test_case(c);
         };

@@ -15,7 +15,7 @@ use crate::capture::Capture;
 use crate::nameserver::{self, NameServer};
 use crate::outcome::{self, Judged, Outcome, ProbeResult, QueryResult, ResolverReport, Timings};
 use crate::probe::{self, Ask};
-use crate::resolver::{self, Kind};
+use crate::resolver::{self, Build};
 use crate::scenario::values::PortSpec;
 use crate::scenario::{Probe, Query, Scenario};
 
@@ -100,13 +100,20 @@ impl UpLab {
     }
 }
 
-/// Starts `kind` on a resolver node, in its own directory under `dir`.
-fn start_resolver(lab: &lab::Lab, scenario: &Scenario, node: &str, kind: Kind, dir: &WorkDir) -> Result<resolver::Running, String> {
+/// Starts `build` on a resolver node, in its own directory under `dir`.
+/// Returns it, or why it did not start, and the lint of its config.
+fn start_resolver(lab: &lab::Lab, scenario: &Scenario, node: &str, build: &Build, dir: &WorkDir) -> (Result<resolver::Running, String>, Vec<String>) {
     let ndir = dir.path.join(node);
-    std::fs::create_dir_all(&ndir).map_err(|e| format!("{}: {e}", ndir.display()))?;
-    let r = scenario.node(node).and_then(|n| n.resolver.as_ref()).expect("a resolver node");
+    if let Err(e) = std::fs::create_dir_all(&ndir) {
+        return (Err(format!("{}: {e}", ndir.display())), vec![]);
+    }
+    let Some(r) = scenario.node(node).and_then(|n| n.resolver.as_ref()) else {
+        return (Err(format!("{node} is no resolver node")), vec![]);
+    };
     let addrs = scenario.addresses(node);
-    let addr = *addrs.first().ok_or("the node has no address")?;
+    let Some(&addr) = addrs.first() else {
+        return (Err("the node has no address".into()), vec![]);
+    };
     // A resolver that limits who may ask still serves its own node: the
     // readiness checks ask from there.
     let allow: Vec<ipnet::IpNet> = match r.allow.is_empty() {
@@ -114,6 +121,8 @@ fn start_resolver(lab: &lab::Lab, scenario: &Scenario, node: &str, kind: Kind, d
         false => r.allow.iter().copied().chain(addrs.iter().map(|&a| ipnet::IpNet::from(a))).collect(),
     };
     let spec = resolver::Spec {
+        build,
+        warnings: Default::default(),
         allow: &allow,
         local_zones: &r.local_zones,
         lab,
@@ -125,21 +134,24 @@ fn start_resolver(lab: &lab::Lab, scenario: &Scenario, node: &str, kind: Kind, d
         forwards: &scenario.forwards(),
         dir: &ndir,
     };
-    resolver::start(kind, &spec, READY_WITHIN)
+    let started = resolver::start(&spec, READY_WITHIN);
+    (started, spec.warnings.into_inner())
 }
 
 /// Builds the lab and starts servers and resolvers, for `dnslab up`.
-pub fn up(scenario: &Scenario, kind: Kind) -> Result<UpLab, RunError> {
-    resolver::available(kind)?;
-    let topo = scenario.topology(|n| n.resolver.as_ref().and_then(|r| resolver::ports_by_sysctl(kind, r.source_ports)))?;
+pub fn up(scenario: &Scenario, build: &Build) -> Result<UpLab, RunError> {
+    let kind = build.acts_as();
+    let topo = scenario.topology(|n| n.resolver.as_ref().and_then(|r| resolver::ports_by_sysctl(build, r.source_ports)))?;
     let lab = lab::Lab::up(&topo)?;
     let t_up = Instant::now();
     let log = nameserver::new_log();
     let servers = start_servers(&lab, scenario, &log, t_up)?;
-    let dir = WorkDir::new(&scenario.name, kind)?;
+    let dir = WorkDir::new(&scenario.name, &build.name)?;
     let mut resolvers = BTreeMap::new();
     for node in scenario.resolvers().filter(|n| scenario.runs_kind(&n.name, kind)) {
-        let r = start_resolver(&lab, scenario, &node.name, kind, &dir).map_err(|e| RunError::Other(format!("{}: {e}", node.name)))?;
+        let r = start_resolver(&lab, scenario, &node.name, build, &dir)
+            .0
+            .map_err(|e| RunError::Other(format!("{}: {e}", node.name)))?;
         resolvers.insert(node.name.clone(), r);
     }
     Ok(UpLab {
@@ -151,13 +163,14 @@ pub fn up(scenario: &Scenario, kind: Kind) -> Result<UpLab, RunError> {
     })
 }
 
-/// Runs `scenario` with `kind` on every resolver node. With `evidence`, the
-/// run leaves there each resolver's config and log, each server's query log
-/// and each firewall's rules.
-pub fn run(scenario: &Scenario, kind: Kind, progress: &dyn Progress, evidence: Option<&std::path::Path>) -> Result<Outcome, RunError> {
-    resolver::available(kind)?;
+/// Runs `scenario` with `build` on every resolver node. With `evidence`,
+/// the run leaves there each resolver's config and log, each server's query
+/// log and each firewall's rules.
+pub fn run(scenario: &Scenario, build: &Build, progress: &dyn Progress, evidence: Option<&std::path::Path>) -> Result<Outcome, RunError> {
+    // `kind` is what the scenario's `kinds:` and `NODE@KIND` see.
+    let kind = build.acts_as();
     let t_start = Instant::now();
-    let topo = scenario.topology(|n| n.resolver.as_ref().and_then(|r| resolver::ports_by_sysctl(kind, r.source_ports)))?;
+    let topo = scenario.topology(|n| n.resolver.as_ref().and_then(|r| resolver::ports_by_sysctl(build, r.source_ports)))?;
     let mut timings = Timings::default();
     let mut lap = Instant::now();
     let mut tick = |field: &mut u64| {
@@ -181,7 +194,7 @@ pub fn run(scenario: &Scenario, kind: Kind, progress: &dyn Progress, evidence: O
     tick(&mut timings.servers_ready_ms);
     progress.step("servers ready");
 
-    let dir = WorkDir::new(&scenario.name, kind)?;
+    let dir = WorkDir::new(&scenario.name, &build.name)?;
     let mut running = BTreeMap::new();
     let mut reports = BTreeMap::new();
     for node in scenario.resolvers() {
@@ -194,9 +207,11 @@ pub fn run(scenario: &Scenario, kind: Kind, progress: &dyn Progress, evidence: O
             reports.insert(
                 node.name.clone(),
                 ResolverReport {
-                    kind,
+                    kind: build.kind,
                     version: String::new(),
                     status,
+                    exit: None,
+                    warnings: vec![],
                     source_ports: None,
                     upstream: vec![],
                     leaked: BTreeMap::new(),
@@ -205,7 +220,8 @@ pub fn run(scenario: &Scenario, kind: Kind, progress: &dyn Progress, evidence: O
             );
             continue;
         }
-        let (version, status) = match start_resolver(&lab, scenario, &node.name, kind, &dir) {
+        let (started, warnings) = start_resolver(&lab, scenario, &node.name, build, &dir);
+        let (version, status) = match started {
             Ok(r) => {
                 let v = r.version.clone();
                 running.insert(node.name.clone(), r);
@@ -213,13 +229,15 @@ pub fn run(scenario: &Scenario, kind: Kind, progress: &dyn Progress, evidence: O
             }
             Err(e) => (String::new(), format!("failed to start: {e}")),
         };
-        progress.step(&format!("{} ready on {}", kind, node.name));
+        progress.step(&format!("{} ready on {}", build.name, node.name));
         reports.insert(
             node.name.clone(),
             ResolverReport {
-                kind,
+                kind: build.kind,
                 version,
                 status,
+                exit: None,
+                warnings,
                 source_ports: r.source_ports.map(|p| p.to_string()),
                 upstream: vec![],
                 leaked: BTreeMap::new(),
@@ -236,18 +254,19 @@ pub fn run(scenario: &Scenario, kind: Kind, progress: &dyn Progress, evidence: O
     tick(&mut timings.probes_ms);
     progress.step("probes answered");
     progress.step(&format!("{} queries sent", scenario.queries.len()));
-    let queries = run_queries(&lab, scenario, kind, &watcher.board())?;
+    let queries = run_queries(&lab, scenario, build, &watcher.board())?;
     tick(&mut timings.queries_ms);
     progress.step("queries answered");
 
     // Evidence: how each resolver ended, what it sent, what arrived, what
     // firewalls counted.
     let mut limits = Vec::new();
-    for (node, (status, log_full)) in watcher.finish() {
+    for (node, end) in watcher.finish() {
         if let Some(report) = reports.get_mut(&node) {
-            report.status = status;
+            report.status = end.status;
+            report.exit = end.exit;
         }
-        limits.extend(log_full);
+        limits.extend(end.log_full);
     }
     // Captures end first, then the log is read once what was sent last has
     // landed: read the other way round, a query a resolver sent as it was
@@ -289,12 +308,14 @@ pub fn run(scenario: &Scenario, kind: Kind, progress: &dyn Progress, evidence: O
 
     let rates = outcome::rates(&queries, &scenario.query_specs, kind);
     let limits: Vec<String> = limits.iter().map(|o| o.to_string()).collect();
-    let mut failures = failures(&probes, &queries, &rates, kind);
+    let mut failures = failures(&probes, &queries, &rates, &build.name);
     failures.extend(limits.iter().map(|l| format!("limit: {l}")));
+    failures.extend(wrapped_failures(build, &reports));
     let outcome = Outcome {
         schema_version: outcome::SCHEMA_VERSION,
         scenario: scenario.name.clone(),
-        kind,
+        kind: build.kind,
+        build: outcome::BuildReport::of(build),
         probes,
         queries,
         resolvers: reports,
@@ -338,7 +359,7 @@ fn settled(log: &nameserver::Log) -> Vec<nameserver::Received> {
 }
 
 /// Every expectation that did not hold, in words that name the cause.
-fn failures(probes: &[ProbeResult], queries: &[QueryResult], rates: &[outcome::RateResult], kind: Kind) -> Vec<String> {
+fn failures(probes: &[ProbeResult], queries: &[QueryResult], rates: &[outcome::RateResult], name: &str) -> Vec<String> {
     let mut out = Vec::new();
     for p in probes.iter().filter(|p| !p.verdict.ok) {
         let transport = p.transport_label();
@@ -353,7 +374,7 @@ fn failures(probes: &[ProbeResult], queries: &[QueryResult], rates: &[outcome::R
             format!(": {}", r.examples.join(", "))
         };
         out.push(format!(
-            "rates of {} via {} ({kind}): {} (outcomes: {}{examples})",
+            "rates of {} via {} ({name}): {} (outcomes: {}{examples})",
             r.ask,
             r.resolver,
             r.misses().join("; "),
@@ -362,7 +383,7 @@ fn failures(probes: &[ProbeResult], queries: &[QueryResult], rates: &[outcome::R
     }
     for q in queries.iter().filter(|q| !q.verdict.ok) {
         let transport = q.transport_label();
-        let what = format!("query {} {} via {} ({}, {transport})", q.qname, q.qtype, q.resolver, q.kind);
+        let what = format!("query {} {} via {} ({name}, {transport})", q.qname, q.qtype, q.resolver);
         out.push(format!("{what}: {}", q.verdict.against()));
     }
     out
@@ -380,6 +401,23 @@ fn ask_of_probe(p: &Probe) -> Ask {
         timeout: p.timeout,
         tries: 3,
     }
+}
+
+/// A wrapped build that ended badly when stopped (valgrind's
+/// `--error-exitcode`, a crash on SIGTERM) fails the run: its report is in
+/// the evidence, next to its log.
+fn wrapped_failures(build: &Build, reports: &BTreeMap<String, ResolverReport>) -> Vec<String> {
+    let Some(w) = &build.wrap else { return vec![] };
+    reports
+        .iter()
+        .filter_map(|(node, r)| r.exit.as_ref().filter(|e| e.as_str() != "exit status: 0").map(|e| (node, e)))
+        .map(|(node, e)| {
+            format!(
+                "{} on {node} under `{}` ended with {e} when stopped (see resolvers/{node}/ in the evidence)",
+                build.name, w.text
+            )
+        })
+        .collect()
 }
 
 /// Asks sent one after another, each from inside its own node, each with
@@ -465,14 +503,16 @@ fn run_probes(lab: &lab::Lab, probes: &[Probe]) -> Result<Vec<ProbeResult>, RunE
 
 /// Queries through each resolver go one after another, in scenario order, so
 /// each resolver's behaviour is reproducible; resolvers run side by side.
-fn run_queries(lab: &lab::Lab, scenario: &Scenario, kind: Kind, board: &Arc<resolver::watch::Board>) -> Result<Vec<QueryResult>, RunError> {
+fn run_queries(lab: &lab::Lab, scenario: &Scenario, build: &Build, board: &Arc<resolver::watch::Board>) -> Result<Vec<QueryResult>, RunError> {
+    let kind = build.acts_as();
     let mut lanes: BTreeMap<String, Lane> = BTreeMap::new();
     for (i, q) in scenario.queries.iter().enumerate().filter(|(_, q)| scenario.runs_kind(&q.via, kind)) {
         let server = q.to;
         let ask = Ask {
             stub: q.stub,
             transport: q.transport,
-            timeout: q.timeout,
+            // A wrapped resolver is slower by its factor: the client waits as much longer.
+            timeout: q.timeout * build.factor(),
             tries: 1,
             ..Ask::udp(server, q.name.clone(), q.qtype, true)
         };
@@ -494,7 +534,7 @@ fn run_queries(lab: &lab::Lab, scenario: &Scenario, kind: Kind, board: &Arc<reso
             from: q.from.clone(),
             resolver: q.via.clone(),
             resolver_addr: q.to,
-            kind,
+            kind: build.kind,
             transport: q.transport,
             stub: q.stub,
             elapsed_ms: reply.elapsed_ms(),
@@ -517,10 +557,10 @@ struct WorkDir {
 }
 
 impl WorkDir {
-    fn new(scenario: &str, kind: Kind) -> Result<WorkDir, RunError> {
+    fn new(scenario: &str, build: &str) -> Result<WorkDir, RunError> {
         // Our pid is 1 in the lab's PID namespace: a random tag keeps runs apart.
         let tag: u64 = rand::random();
-        let path = crate::supervise::scratch_dir().join(format!("dnslab-{scenario}-{kind}-{tag:016x}"));
+        let path = crate::supervise::scratch_dir().join(format!("dnslab-{scenario}-{build}-{tag:016x}"));
         std::fs::create_dir_all(&path).map_err(|e| RunError::Other(format!("{}: {e}", path.display())))?;
         Ok(WorkDir { path })
     }

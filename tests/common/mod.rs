@@ -34,7 +34,9 @@ pub fn host_state() -> String {
         "nft list ruleset 2>/dev/null",
         "cat /proc/sys/net/ipv4/ip_local_port_range /proc/sys/net/ipv4/ip_unprivileged_port_start /proc/sys/net/ipv4/ip_forward",
         "ip netns list",
-        "for n in unbound named pdns_recursor kresd dnsmasq; do pgrep -x $n; done",
+        // A lab's processes by PID namespace, not by program name: a custom
+        // binary, a wrapper's shell or valgrind is caught as well as unbound.
+        "ours=$(readlink /proc/$$/ns/pid); for p in /proc/[0-9]*; do ns=$(readlink $p/ns/pid 2>/dev/null) && [ \"$ns\" != \"$ours\" ] && echo \"$ns $(cat $p/comm 2>/dev/null)\"; done | sort",
         "pgrep -f 'target/.*/dnslab ' | grep -v $$ || true",
         // A run's private files live on the supervisor's own tmpfs.
         // (Evidence kept on purpose, and the tests' own files, are not leftovers.)

@@ -26,8 +26,9 @@ use crate::resolver::Kind;
 use crate::scenario::values::{transport_on, Transport};
 use crate::verdict::{Expect, Word};
 
-/// The shape of outcomes this build writes: 2 has the whole answer.
-pub const SCHEMA_VERSION: u32 = 2;
+/// The shape of outcomes this build writes: 2 has the whole answer, 3 the
+/// build that ran (`build`).
+pub const SCHEMA_VERSION: u32 = 3;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Outcome {
@@ -37,6 +38,9 @@ pub struct Outcome {
     pub scenario: String,
     /// The resolver kind this run used on every resolver node.
     pub kind: Kind,
+    /// The build of it: its name, binary, wrapper and extra config.
+    #[serde(default)]
+    pub build: BuildReport,
     pub probes: Vec<ProbeResult>,
     pub queries: Vec<QueryResult>,
     /// resolver node -> what it is and what it did upstream
@@ -62,6 +66,74 @@ pub struct Outcome {
     /// what ladder diagrams are drawn from.
     #[serde(default)]
     pub messages: Vec<crate::wire::Message>,
+}
+
+/// Which build a run started on every resolver node.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BuildReport {
+    /// The run's name: the build's NAME, or its kind's name.
+    pub name: String,
+    /// Its binary: path, version line and SHA-256; none for a kind that
+    /// runs in our process.
+    pub binary: Option<crate::resolver::build::Binary>,
+    /// The `--wrap` command it ran under.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wrap: Option<String>,
+    /// The file its `--resolver-config` text came from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config: Option<std::path::PathBuf>,
+    /// A custom kind's declaration file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub custom: Option<std::path::PathBuf>,
+}
+
+impl BuildReport {
+    pub fn of(b: &crate::resolver::Build) -> BuildReport {
+        BuildReport {
+            name: b.name.clone(),
+            binary: b.binary.clone(),
+            wrap: b.wrap.as_ref().map(|w| w.text.clone()),
+            config: b.config.as_ref().map(|(f, _)| f.clone()),
+            custom: b.custom.as_ref().map(|c| c.file.clone()),
+        }
+    }
+}
+
+impl BuildReport {
+    /// What it was, as (name, value) pairs: kind, binary, version, SHA-256,
+    /// wrapper, extra config, custom file.
+    pub fn properties(&self, kind: Kind) -> Vec<(&'static str, String)> {
+        let mut out = vec![("kind", kind.name().to_string())];
+        match &self.binary {
+            Some(b) => out.extend([
+                ("binary", b.path.display().to_string()),
+                ("version", b.version.clone()),
+                ("sha256", b.sha256.clone()),
+            ]),
+            None => out.push(("binary", "none: runs in dnslab's process".into())),
+        }
+        let paths = [("custom", &self.custom), ("resolver-config", &self.config)];
+        out.extend(paths.into_iter().filter_map(|(k, p)| p.as_ref().map(|p| (k, p.display().to_string()))));
+        out.extend(self.wrap.iter().map(|w| ("wrap", w.clone())));
+        out
+    }
+
+    /// One line for the text report: `kind unbound, binary /usr/sbin/unbound, ...`.
+    pub fn line(&self, kind: Kind) -> String {
+        let parts: Vec<String> = self.properties(kind).into_iter().map(|(k, v)| format!("{k} {v}")).collect();
+        format!("   build {}: {}", self.name, parts.join(", "))
+    }
+}
+
+impl Outcome {
+    /// The run's name in reports, JUnit and evidence: the build's name (an
+    /// outcome older than schema 3 has its kind's).
+    pub fn name(&self) -> &str {
+        match self.build.name.is_empty() {
+            true => self.kind.name(),
+            false => &self.build.name,
+        }
+    }
 }
 
 /// One probe: what was sent straight to a server, and the whole answer.
@@ -172,6 +244,13 @@ pub struct ResolverReport {
     pub version: String,
     /// `running`, or why it is not (failed to start, crashed: with log tail).
     pub status: String,
+    /// How a wrapped one ended when stopped with SIGTERM (`exit status: 0`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit: Option<String>,
+    /// What the lint of its generated config found: an option given by
+    /// dnslab and again by `--resolver-config`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
     pub source_ports: Option<String>,
     /// Upstream queries, grouped; see [`Upstream`].
     pub upstream: Vec<Upstream>,

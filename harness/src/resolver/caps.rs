@@ -69,7 +69,31 @@ pub struct Capabilities {
     pub dnssec_validation: Can,
     /// Negative trust anchors: a zone it does not validate.
     pub negative_trust_anchors: Can,
+    /// Taking a build's extra config (`--resolver-config`): where the text
+    /// goes and what a repeated option does.
+    pub extra_config: Can,
+    /// How its config names options, for the lint of repeated ones.
+    pub syntax: super::options::Syntax,
 }
+
+const UNDECLARED: Can = Can::No("a custom kind declares its capabilities in its file");
+
+/// What a kind declares that can do nothing ([`super::Kind::Custom`] before
+/// its file is read).
+pub const NOTHING: Capabilities = Capabilities {
+    program: None,
+    low_ports: UNDECLARED,
+    acl: UNDECLARED,
+    ports: PortKnob::Sysctl,
+    local_zones: UNDECLARED,
+    ipv6: UNDECLARED,
+    edns_buffer: UNDECLARED,
+    tcp_upstream: UNDECLARED,
+    dnssec_validation: UNDECLARED,
+    negative_trust_anchors: UNDECLARED,
+    extra_config: UNDECLARED,
+    syntax: super::options::Syntax::OPAQUE,
+};
 
 impl Capabilities {
     /// Does it run inside dnslab's process (no binary, no template)?
@@ -78,7 +102,7 @@ impl Capabilities {
     }
 
     /// Every capability by name, for `dnslab kinds` and the tests.
-    pub fn each(&self) -> [(&'static str, Can); 8] {
+    pub fn each(&self) -> [(&'static str, Can); 9] {
         [
             ("low source ports", self.low_ports),
             ("ACL", self.acl),
@@ -88,6 +112,7 @@ impl Capabilities {
             ("TCP upstream on/off", self.tcp_upstream),
             ("DNSSEC validation", self.dnssec_validation),
             ("negative trust anchors", self.negative_trust_anchors),
+            ("extra config", self.extra_config),
         ]
     }
 }

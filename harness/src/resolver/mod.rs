@@ -10,7 +10,11 @@
 //! here, and its snapshots (`tests/snapshots/scenarios__*@<kind>.snap`);
 //! `tests/kinds.rs` fails until all three are there.
 
+pub mod build;
 pub mod caps;
+pub mod choose;
+pub mod custom;
+pub mod options;
 pub mod table;
 #[macro_use]
 mod registry;
@@ -41,6 +45,7 @@ use hickory_proto::rr::{Name, RecordType};
 use ipnet::IpNet;
 use lab::Ports;
 
+pub use build::Build;
 pub use caps::{Can, Capabilities, PortKnob, Program};
 pub use registry::Adapter;
 
@@ -49,6 +54,8 @@ use crate::zone::Zone;
 
 /// Everything an adapter needs to start one resolver.
 pub struct Spec<'a> {
+    /// What to start: its kind, binary, extra config and wrapper.
+    pub build: &'a Build,
     pub lab: &'a lab::Lab,
     pub node: &'a str,
     /// The address it is first asked on (readiness checks use it).
@@ -69,6 +76,8 @@ pub struct Spec<'a> {
     pub allow: &'a [IpNet],
     /// Zones it answers itself, never asking upstream.
     pub local_zones: &'a [Zone],
+    /// What the lint of its rendered config found ([`Spec::render`]).
+    pub warnings: std::cell::RefCell<Vec<String>>,
 }
 
 impl Spec<'_> {
@@ -84,12 +93,34 @@ impl Spec<'_> {
     pub fn of_family(&self, v6: bool) -> impl Iterator<Item = IpAddr> + '_ {
         self.addrs.iter().copied().filter(move |a| a.is_ipv6() == v6)
     }
+
+    /// Fills a template's `{key}` placeholders: `vars`, and for every
+    /// template `{node}`, `{dir}` and `{extra}` (the build's
+    /// `--resolver-config` text, where each template says it goes).
+    pub fn render(&self, template: &str, vars: &[(&str, String)]) -> String {
+        let extra = match &self.build.config {
+            Some((file, text)) => format!("{} {}\n{text}", self.build.caps().syntax.marker(), file.display()),
+            None => String::new(),
+        };
+        let common = [("node", self.node.to_string()), ("dir", self.dir.display().to_string()), ("extra", extra)];
+        let text = render(template, &vars.iter().cloned().chain(common).collect::<Vec<_>>());
+        // The lint sees the config as written, whether or not it then starts
+        // (named refuses a repeated option: the warning says why).
+        if let (Some((file, _)), Can::Yes(repeat)) = (&self.build.config, self.build.caps().extra_config) {
+            let found = self.build.caps().syntax.repeated(&text, &file.display().to_string(), repeat);
+            self.warnings.borrow_mut().extend(found);
+        }
+        text
+    }
 }
 
 /// A started resolver. Dropping it stops it.
 pub struct Running {
-    pub kind: Kind,
+    /// Its build's name (the kind's, unless named).
+    pub name: String,
     pub version: String,
+    /// Started under `--wrap`: stopped with SIGTERM and a bounded wait.
+    wrapped: bool,
     pub log: Option<PathBuf>,
     /// Bytes of its log past [`crate::bounded::RESOLVER_LOG_MAX`], not kept.
     log_dropped: Option<Arc<AtomicU64>>,
@@ -109,7 +140,8 @@ pub enum Unavailable {
     Missing { kind: Kind, binary: &'static str, package: &'static str },
 }
 
-/// Is this kind runnable here? (its binary is installed)
+/// Is this kind's program installed here? (`dnslab kinds`, and which
+/// kinds a run takes when none is asked for)
 pub fn available(kind: Kind) -> Result<(), Unavailable> {
     match kind.caps().program {
         None => Ok(()),
@@ -124,20 +156,20 @@ pub fn find_binary(name: &str) -> Option<PathBuf> {
         .find(|p| p.exists())
 }
 
-/// Does `kind` need the node's `ip_local_port_range` to get its ports?
+/// Does `build` need the node's `ip_local_port_range` to get its ports?
 /// (Only kinds without a port knob of their own.)
-pub fn ports_by_sysctl(kind: Kind, ports: Option<Ports>) -> Option<Ports> {
-    match kind.caps().ports {
+pub fn ports_by_sysctl(build: &Build, ports: Option<Ports>) -> Option<Ports> {
+    match build.caps().ports {
         PortKnob::Sysctl => ports,
         PortKnob::Own(_) => None,
     }
 }
 
-/// What `spec` asks of `kind` that its capabilities say it cannot do. The
-/// lint says the same for the kinds a scenario names (`kinds:`); this is
-/// the one check for every kind, whoever chose it.
-pub fn refusal(kind: Kind, spec: &Spec) -> Option<&'static str> {
-    let caps = kind.caps();
+/// What `spec` asks of its build that the build's capabilities say it
+/// cannot do. The lint says the same for the kinds a scenario names
+/// (`kinds:`); this is the one check for every build, whoever chose it.
+pub fn refusal(spec: &Spec) -> Option<&'static str> {
+    let caps = spec.build.caps();
     let low = spec.source_ports.is_some_and(|p| p.lo < 1024);
     let v6 = spec.v6().is_some();
     [
@@ -150,26 +182,40 @@ pub fn refusal(kind: Kind, spec: &Spec) -> Option<&'static str> {
     .find_map(|(needed, can)| needed.then(|| can.refusal()).flatten())
 }
 
-/// Starts `kind` and waits until it answers, within `ready_within`.
-pub fn start(kind: Kind, spec: &Spec, ready_within: Duration) -> Result<Running, String> {
-    available(kind).map_err(|e| e.to_string())?;
-    if let Some(why) = refusal(kind, spec) {
+/// Starts `spec.build` and waits until it answers, within `ready_within`
+/// (times the build's `--wrap-factor`).
+pub fn start(spec: &Spec, ready_within: Duration) -> Result<Running, String> {
+    if let Some(why) = refusal(spec) {
         return Err(why.to_string());
     }
-    let mut running = kind.adapter().start(spec)?;
-    wait_ready(spec, &mut running, ready_within)?;
+    let mut running = spec.build.adapter().start(spec)?;
+    wait_ready(spec, &mut running, ready_within * spec.build.factor())?;
     Ok(running)
 }
 
 impl Running {
-    fn process(kind: Kind, version: String, log: LogFile, config: PathBuf, process: lab::Process) -> Running {
+    fn process(spec: &Spec, log: LogFile, config: PathBuf, process: lab::Process) -> Running {
         Running {
-            kind,
-            version,
+            name: spec.build.name.clone(),
+            version: spec.build.binary.as_ref().map_or(String::new(), |b| b.version.clone()),
+            wrapped: spec.build.wrap.is_some(),
             log: Some(log.path),
             log_dropped: Some(log.dropped),
             config: Some(config),
             guard: Guard::Process(process),
+        }
+    }
+
+    /// Ends it: a wrapped one with SIGTERM and up to [`build::WRAP_GRACE`]
+    /// (valgrind writes its report then), returning how it ended; any other
+    /// is killed when dropped, and `None`.
+    pub fn stop(&mut self) -> Option<String> {
+        match (&mut self.guard, self.wrapped) {
+            (Guard::Process(p), true) => Some(match p.stop(build::WRAP_GRACE) {
+                Ok(status) => status.to_string(),
+                Err(e) => format!("no exit status: {e}"),
+            }),
+            _ => None,
         }
     }
 
@@ -204,7 +250,7 @@ impl Running {
     pub fn log_overflow(&self, node: &str) -> Option<crate::bounded::Overflow> {
         let dropped = self.log_dropped.as_ref()?.load(Ordering::Relaxed);
         (dropped > 0).then(|| crate::bounded::Overflow {
-            what: format!("the log of {} on {node}", self.kind),
+            what: format!("the log of {} on {node}", self.name),
             limit: crate::bounded::RESOLVER_LOG_MAX,
             dropped,
             unit: "bytes",
@@ -230,9 +276,9 @@ fn wait_ready(spec: &Spec, running: &mut Running, within: Duration) -> Result<()
             match running.state() {
                 lab::ProcState::Alive => {}
                 lab::ProcState::Exited(status) => {
-                    return Err(format!("{} exited before it was ready ({status}):\n{}", running.kind, running.log_tail(15)));
+                    return Err(format!("{} exited before it was ready ({status}):\n{}", running.name, running.log_tail(15)));
                 }
-                lab::ProcState::Stopped => return Err(format!("{} was stopped (state T) before it was ready", running.kind)),
+                lab::ProcState::Stopped => return Err(format!("{} was stopped (state T) before it was ready", running.name)),
             }
             let a = check.clone();
             let answer = probe::block_in(spec.lab, spec.node, move || async move { probe::ask(&a).await }).map_err(|e| e.to_string())?;
@@ -246,7 +292,7 @@ fn wait_ready(spec: &Spec, running: &mut Running, within: Duration) -> Result<()
             if Instant::now() > deadline {
                 return Err(format!(
                     "{} did not answer within {within:?} ({what}: {} {} -> {}):\n{}",
-                    running.kind,
+                    running.name,
                     check.name,
                     check.qtype,
                     answer.rcode,
@@ -278,40 +324,75 @@ pub(crate) struct LogFile {
     dropped: Arc<AtomicU64>,
 }
 
-/// Starts `binary args...` in the node with stdout and stderr in
-/// `<dir>/<binary>.log` (bounded). Returns the process, the log and the
-/// binary's path.
-pub(crate) fn spawn_logged(spec: &Spec, program: &Program, args: &[&str]) -> Result<(lab::Process, LogFile, PathBuf), String> {
-    let Program { binary, package, .. } = *program;
-    let bin = find_binary(binary).ok_or_else(|| format!("{binary} is not installed: install it with `apt-get install {package}`"))?;
-    let path = spec.dir.join(format!("{binary}.log"));
+/// Starts the build's binary with `args` in the node, under its `--wrap`
+/// if it has one, with stdout and stderr in `<dir>/<binary>.log` (bounded).
+pub(crate) fn spawn_logged(spec: &Spec, args: &[&str]) -> Result<(lab::Process, LogFile), String> {
+    let bin = spec
+        .build
+        .binary
+        .as_ref()
+        .map(|b| b.path.clone())
+        .ok_or_else(|| format!("{} has no binary", spec.build.name))?;
+    let file_name = bin.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "resolver".into());
+    let path = spec.dir.join(format!("{file_name}.log"));
     let file = std::fs::File::create(&path).map_err(|e| e.to_string())?;
     let (reader, writer) = std::io::pipe().map_err(|e| e.to_string())?;
-    let mut cmd = std::process::Command::new(&bin);
+    let mut cmd = match &spec.build.wrap {
+        None => std::process::Command::new(&bin),
+        Some(w) => {
+            let words: Vec<String> = w.words.iter().map(|x| render(x, &[("dir", spec.dir.display().to_string())])).collect();
+            let mut c = std::process::Command::new(&words[0]);
+            c.args(&words[1..]).arg(&bin);
+            c
+        }
+    };
     cmd.args(args)
         .stdin(std::process::Stdio::null())
         .stdout(writer.try_clone().map_err(|e| e.to_string())?)
         .stderr(writer);
-    let process = spec.lab.spawn(spec.node, &mut cmd).map_err(|e| e.to_string())?;
+    let process = spec.lab.spawn(spec.node, &mut cmd).map_err(|e| format!("{}: {e}", bin.display()))?;
     // Our copies of the write end go with `cmd`: the pipe ends when the
     // resolver's own do, and the copying thread with it.
     drop(cmd);
     let dropped = Arc::new(AtomicU64::new(0));
     let counter = dropped.clone();
     std::thread::Builder::new()
-        .name(format!("log {binary}"))
+        .name(format!("log {file_name}"))
         .spawn(move || crate::bounded::copy_bounded(reader, file, crate::bounded::RESOLVER_LOG_MAX, &counter))
         .map_err(|e| e.to_string())?;
-    Ok((process, LogFile { path, dropped }, bin))
+    Ok((process, LogFile { path, dropped }))
 }
 
-/// The first line a binary prints about its version.
-pub(crate) fn version_of(bin: &Path, program: &Program) -> String {
-    let out = std::process::Command::new(bin)
-        .args(program.version_args)
-        .output()
-        .map(|o| [o.stdout, o.stderr].concat())
-        .unwrap_or_default();
+/// The first line `command` (a program and its arguments) prints about
+/// the version of the binary at `bin`. Bounded: 5 s and 64 KiB.
+pub(crate) fn version_line(bin: &Path, command: &[String]) -> String {
+    use std::io::Read;
+    let Some((program, args)) = command.split_first() else {
+        return String::new();
+    };
+    // One pipe for both streams: a program that fills one while we read
+    // the other cannot stall us.
+    let Ok((reader, writer)) = std::io::pipe() else {
+        return String::new();
+    };
+    let Ok(w2) = writer.try_clone() else {
+        return String::new();
+    };
+    let mut cmd = std::process::Command::new(program);
+    cmd.args(args).stdin(std::process::Stdio::null()).stdout(writer).stderr(w2);
+    let Ok(mut child) = cmd.spawn() else {
+        return String::new();
+    };
+    drop(cmd);
+    // A version command that hangs is given 5 s, then killed.
+    let end = Instant::now() + Duration::from_secs(5);
+    while matches!(child.try_wait(), Ok(None)) && Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let mut out = Vec::new();
+    let _ = reader.take(64 << 10).read_to_end(&mut out);
     let text = String::from_utf8_lossy(&out);
     // pdns_recursor prefixes a timestamp; keep from the program's name on.
     let line = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("").trim();
@@ -322,10 +403,8 @@ pub(crate) fn version_of(bin: &Path, program: &Program) -> String {
     };
     // Drop copyright notes and build tags: "Dnsmasq version 2.90  Copyright ...".
     let line = line.split("  ").next().unwrap_or(line).split(" (").next().unwrap_or(line);
-    line.replace("Dnsmasq version", "dnsmasq")
-        .replace("Version ", &format!("{name} "))
-        .trim()
-        .to_string()
+    let line = line.replace("Dnsmasq version", "dnsmasq").replace("Version ", &format!("{name} "));
+    crate::text::escape(line.trim())
 }
 
 /// Writes each local zone as a master file (absolute names, one record a
@@ -394,6 +473,7 @@ mod tests {
                 "access",
                 "local",
                 "servers",
+                "extra",
             ];
             let filled = render(t, &vars.map(|v| (v, "X".to_string())));
             // No `{word}` left: every placeholder has a value.

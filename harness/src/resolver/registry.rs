@@ -17,7 +17,7 @@ pub trait Adapter: Sync {
     fn caps(&self) -> &Capabilities;
     /// The config template its folder holds; `None` only for a kind that
     /// runs in our process.
-    fn template(&self) -> Option<&'static str>;
+    fn template(&self) -> Option<&str>;
     /// Writes its config into `spec.dir` and starts it in `spec.node`. The
     /// caller has checked `spec` against [`Adapter::caps`] and waits for it
     /// to be ready.
@@ -35,13 +35,20 @@ impl Adapter for Declared {
     fn caps(&self) -> &Capabilities {
         &self.caps
     }
-    fn template(&self) -> Option<&'static str> {
+    fn template(&self) -> Option<&str> {
         self.template
     }
     fn start(&self, spec: &Spec) -> Result<Running, String> {
         (self.start)(spec)
     }
 }
+
+/// What [`Kind::Custom`] declares without its file: nothing it can do.
+pub(super) const UNDECLARED: &dyn Adapter = &Declared {
+    caps: super::caps::NOTHING,
+    template: None,
+    start: |spec| Err(format!("{}: a custom kind starts from its file (`NAME=custom:FILE`)", spec.build.name)),
+};
 
 /// Declares every kind: `kinds! { /// doc\n Variant => folder, ... }`.
 macro_rules! kinds {
@@ -52,6 +59,11 @@ macro_rules! kinds {
         #[serde(rename_all = "lowercase")]
         pub enum Kind {
             $( $(#[$doc])* $variant, )+
+            /// A resolver dnslab does not know, declared by a file
+            /// (`--resolver NAME=custom:FILE`, [`custom`]). Not in
+            /// [`Kind::ALL`]: no scenario names it, and a run takes it only
+            /// when asked.
+            Custom,
         }
 
         impl Kind {
@@ -62,13 +74,16 @@ macro_rules! kinds {
             pub fn name(self) -> &'static str {
                 match self {
                     $( Kind::$variant => stringify!($module), )+
+                    Kind::Custom => "custom",
                 }
             }
 
-            /// Its adapter.
+            /// Its adapter. A custom build's adapter is its file's
+            /// ([`Build::adapter`]); the kind alone declares nothing.
             pub fn adapter(self) -> &'static dyn registry::Adapter {
                 match self {
                     $( Kind::$variant => $module::ADAPTER, )+
+                    Kind::Custom => registry::UNDECLARED,
                 }
             }
         }

@@ -74,6 +74,17 @@ impl Board {
     }
 }
 
+/// How a resolver ended its run.
+#[derive(Debug)]
+pub struct End {
+    /// `running`, or `hung: ...` or `exited: ...` with its log's tail.
+    pub status: String,
+    /// How a wrapped one ended when stopped with SIGTERM.
+    pub exit: Option<String>,
+    /// The limit its log reached, if it did.
+    pub log_full: Option<Overflow>,
+}
+
 /// Owns the resolvers and watches them on a thread of its own; dropping it
 /// stops the thread and then the resolvers.
 #[must_use = "dropping the watcher stops its resolvers"]
@@ -109,12 +120,15 @@ impl Watcher {
         self.board.clone()
     }
 
-    /// Ends the watch and says how each resolver ended it: `running`,
-    /// `hung: ...` or `exited: ...`, the last two with their log's tail;
-    /// and the limit its log reached, if it did. The resolvers stop when
-    /// this returns.
-    pub fn finish(mut self) -> BTreeMap<String, (String, Option<Overflow>)> {
-        let resolvers = self.join();
+    /// Ends the watch and says how each resolver ended it. The resolvers
+    /// are stopped when this returns: wrapped ones with SIGTERM and a
+    /// bounded wait, side by side, so that each can write its report.
+    pub fn finish(mut self) -> BTreeMap<String, End> {
+        let mut resolvers = self.join();
+        let exits: BTreeMap<String, Option<String>> = std::thread::scope(|s| {
+            let stops: Vec<_> = resolvers.iter_mut().map(|(node, r)| (node.clone(), s.spawn(move || r.stop()))).collect();
+            stops.into_iter().map(|(node, h)| (node, h.join().ok().flatten())).collect()
+        });
         resolvers
             .iter()
             .map(|(node, r)| {
@@ -122,7 +136,12 @@ impl Watcher {
                     Health::Running => "running".to_string(),
                     other => format!("{other}:\n{}", r.log_tail(15)),
                 };
-                (node.clone(), (status, r.log_overflow(node)))
+                let end = End {
+                    status,
+                    exit: exits.get(node).cloned().flatten(),
+                    log_full: r.log_overflow(node),
+                };
+                (node.clone(), end)
             })
             .collect()
     }

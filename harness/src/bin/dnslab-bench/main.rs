@@ -101,20 +101,21 @@ fn main() {
             println!("| {kind} | not installed | | | | | | | |");
             continue;
         }
+        let build = harness::resolver::Build::installed(kind).expect("installed");
         let t = Instant::now();
-        let o = harness::run::run(&s, kind, &(), None).expect("run");
+        let o = harness::run::run(&s, &build, &(), None).expect("run");
         row(&kind.to_string(), &o, t.elapsed());
     }
     // Every installed kind at once, each in its own lab: the slowest sets the pace.
-    let kinds: Vec<Kind> = Kind::ALL.into_iter().filter(|&k| harness::resolver::available(k).is_ok()).collect();
+    let builds: Vec<_> = Kind::ALL.into_iter().filter_map(|k| harness::resolver::Build::installed(k).ok()).collect();
     let t = Instant::now();
     std::thread::scope(|scope| {
-        for &k in &kinds {
+        for b in &builds {
             let s = &s;
-            scope.spawn(move || harness::run::run(s, k, &(), None).expect("run"));
+            scope.spawn(move || harness::run::run(s, b, &(), None).expect("run"));
         }
     });
-    println!("| all {} kinds in parallel | | | | | | | {} ms | |", kinds.len(), t.elapsed().as_millis());
+    println!("| all {} kinds in parallel | | | | | | | {} ms | |", builds.len(), t.elapsed().as_millis());
 }
 
 /// One table row: the run's phases and its harness overhead, i.e. the wall

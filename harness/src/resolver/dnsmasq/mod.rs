@@ -6,7 +6,8 @@
 
 use super::caps::{Can, Capabilities, PortKnob, Program};
 use super::registry::{Adapter, Declared};
-use super::{spawn_logged, version_of, Kind, Running, Spec};
+use super::options::{Style, Syntax};
+use super::{spawn_logged, Running, Spec};
 
 pub(super) const ADAPTER: &dyn Adapter = &Declared {
     caps: CAPS,
@@ -31,29 +32,23 @@ const CAPS: Capabilities = Capabilities {
     tcp_upstream: Can::No("dnsmasq forwards over the transport the client used; no setting changes that"),
     dnssec_validation: Can::Yes("dnssec + trust-anchor= (DS form only)"),
     negative_trust_anchors: Can::No("dnsmasq 2.90 has no negative trust anchors"),
+    extra_config: Can::Yes("appended to dnsmasq.conf; dnsmasq refuses to start when a single-valued option is given twice (`illegal repeated keyword`)"),
+    syntax: Syntax {
+        style: Style::Equals,
+        // These add up: one more upstream, address, interface or record.
+        repeatable: &["server", "local", "address", "listen-address", "interface", "except-interface", "host-record", "ptr-record", "cname", "txt-record", "srv-host", "mx-host", "trust-anchor", "rev-server"],
+    },
 };
 
-/// Its config file: the forwards and local records; the rest is flags.
+/// Its config file: every option, the forwards and the local records (all
+/// in one file, so the lint sees each option a `--resolver-config` repeats).
 const TEMPLATE: &str = include_str!("dnsmasq.conf");
 
 fn start(spec: &Spec) -> Result<Running, String> {
-    let mut args: Vec<String> = vec![
-        "--keep-in-foreground".into(),
-        "--log-facility=-".into(),
-        "--log-queries".into(),
-        "--no-resolv".into(),
-        "--no-hosts".into(),
-        "--bind-interfaces".into(),
-        format!("--listen-address={}", spec.addrs.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(",")),
-        "--port=53".into(),
-        "--user=root".into(),
-        format!("--pid-file={}/dnsmasq.pid", spec.dir.display()),
-        format!("--conf-file={}/dnsmasq.conf", spec.dir.display()),
-    ];
-    if let Some(p) = spec.source_ports {
-        args.push(format!("--min-port={}", p.lo));
-        args.push(format!("--max-port={}", p.hi));
-    }
+    let ports = match spec.source_ports {
+        Some(p) => format!("min-port={}\nmax-port={}", p.lo, p.hi),
+        None => "# (its default source ports: the node's ephemeral range)".into(),
+    };
     // A local zone is never forwarded, not even to a lab server that serves it.
     let local = |zone: &str| {
         spec.local_zones
@@ -68,11 +63,11 @@ fn start(spec: &Spec) -> Result<Running, String> {
         .collect();
     servers.extend(local_lines(spec.local_zones));
     let conf = spec.dir.join("dnsmasq.conf");
-    let config = super::render(TEMPLATE, &[("node", spec.node.to_string()), ("servers", servers.join("\n"))]);
+    let listen = spec.addrs.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(",");
+    let config = spec.render(TEMPLATE, &[("listen", listen), ("ports", ports), ("servers", servers.join("\n"))]);
     std::fs::write(&conf, config).map_err(|e| e.to_string())?;
-    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
-    let (process, log, bin) = spawn_logged(spec, &PROGRAM, &argv)?;
-    Ok(Running::process(Kind::Dnsmasq, version_of(&bin, &PROGRAM), log, conf, process))
+    let (process, log) = spawn_logged(spec, &["--keep-in-foreground", &format!("--conf-file={}", conf.display())])?;
+    Ok(Running::process(spec, log, conf, process))
 }
 
 /// A local zone as dnsmasq lines: `local=/zone/` (never forwarded), then

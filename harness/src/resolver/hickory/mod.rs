@@ -26,7 +26,7 @@ use rand::Rng;
 
 use super::caps::{Can, Capabilities, PortKnob};
 use super::registry::{Adapter, Declared};
-use super::{Guard, Kind, Running, Spec};
+use super::{Guard, Running, Spec};
 use crate::nameserver::{info_of, response_edns};
 use crate::zone::Zone;
 
@@ -49,6 +49,8 @@ const CAPS: Capabilities = Capabilities {
     tcp_upstream: Can::No("hickory's recursor retries over TCP on its own; no setting forces TCP or turns it off"),
     dnssec_validation: Can::Yes("DnssecPolicyConfig with a TrustAnchors of the lab's root"),
     negative_trust_anchors: Can::No("hickory 0.26 has no negative trust anchors"),
+    extra_config: Can::No("hickory runs in dnslab's own process: it has no config file to add to"),
+    syntax: super::options::Syntax::OPAQUE,
 };
 
 /// The recursor's own timeouts are fixed (5 s per server set); a lab query
@@ -222,8 +224,9 @@ fn start(spec: &Spec) -> Result<Running, String> {
         thread: Some(thread),
     };
     Ok(Running {
-        kind: Kind::Hickory,
+        name: spec.build.name.clone(),
         version: format!("hickory-resolver {}", hickory_version()),
+        wrapped: false,
         log: None,
         log_dropped: None,
         config: None,

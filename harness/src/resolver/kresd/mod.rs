@@ -8,7 +8,8 @@
 
 use super::caps::{Can, Capabilities, PortKnob, Program};
 use super::registry::{Adapter, Declared};
-use super::{spawn_logged, version_of, Kind, Running, Spec};
+use super::options::{Style, Syntax};
+use super::{spawn_logged, Running, Spec};
 
 pub(super) const ADAPTER: &dyn Adapter = &Declared {
     caps: CAPS,
@@ -33,6 +34,11 @@ const CAPS: Capabilities = Capabilities {
     tcp_upstream: Can::Yes("policy.FLAGS('TCP') (on only)"),
     dnssec_validation: Can::Yes("trust_anchors.add_file"),
     negative_trust_anchors: Can::Yes("trust_anchors.set_insecure"),
+    extra_config: Can::Yes("appended to the Lua config, run after ours: a later assignment wins, a later call adds (another `net.listen`)"),
+    syntax: Syntax {
+        style: Style::Lua,
+        repeatable: &[],
+    },
 };
 
 const TEMPLATE: &str = include_str!("kresd.conf");
@@ -50,10 +56,9 @@ fn start(spec: &Spec) -> Result<Running, String> {
         lines.push("view:addr('0.0.0.0/0', policy.all(policy.REFUSE))\nview:addr('::/0', policy.all(policy.REFUSE))".into());
         lines.join("\n")
     };
-    let config = super::render(
+    let config = spec.render(
         TEMPLATE,
         &[
-            ("node", spec.node.to_string()),
             ("listen", listen.join("\n")),
             ("ip4", spec.v4().is_some().to_string()),
             ("ip6", spec.v6().is_some().to_string()),
@@ -68,8 +73,8 @@ fn start(spec: &Spec) -> Result<Running, String> {
     // kresd changes into its run directory first: every path must be absolute.
     let rundir = spec.dir.join("run");
     std::fs::create_dir_all(&rundir).map_err(|e| e.to_string())?;
-    let (process, log, bin) = spawn_logged(spec, &PROGRAM, &["-n", "-c", &conf.display().to_string(), &rundir.display().to_string()])?;
-    Ok(Running::process(Kind::Kresd, version_of(&bin, &PROGRAM), log, conf, process))
+    let (process, log) = spawn_logged(spec, &["-n", "-c", &conf.display().to_string(), &rundir.display().to_string()])?;
+    Ok(Running::process(spec, log, conf, process))
 }
 
 /// `hints.root{}`'s table: one entry per name, its addresses as a list. Two

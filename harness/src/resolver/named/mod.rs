@@ -7,7 +7,8 @@
 
 use super::caps::{Can, Capabilities, PortKnob, Program};
 use super::registry::{Adapter, Declared};
-use super::{hints_file, spawn_logged, version_of, Kind, Running, Spec};
+use super::options::{Style, Syntax};
+use super::{hints_file, spawn_logged, Running, Spec};
 
 pub(super) const ADAPTER: &dyn Adapter = &Declared {
     caps: CAPS,
@@ -32,6 +33,11 @@ const CAPS: Capabilities = Capabilities {
     tcp_upstream: Can::Yes("server ::/0 { tcp-only yes; } (on only: named always retries a truncated answer over TCP)"),
     dnssec_validation: Can::Yes("trust-anchors { . static-ds ... }; with dnssec-validation yes"),
     negative_trust_anchors: Can::Yes("validate-except"),
+    extra_config: Can::Yes("appended inside `options { }`; named refuses to start when an option is given twice (`'recursion' redefined`)"),
+    syntax: Syntax {
+        style: Style::Statements,
+        repeatable: &["listen-on", "listen-on-v6"],
+    },
 };
 
 const TEMPLATE: &str = include_str!("named.conf");
@@ -66,11 +72,9 @@ fn start(spec: &Spec) -> Result<Running, String> {
         }
     };
     let source = |a: Option<std::net::IpAddr>| a.map_or("*".to_string(), |a| a.to_string());
-    let config = super::render(
+    let config = spec.render(
         TEMPLATE,
         &[
-            ("node", spec.node.to_string()),
-            ("dir", spec.dir.display().to_string()),
             ("listen4", listen(false)),
             ("listen6", listen(true)),
             ("source4", source(v4)),
@@ -91,6 +95,6 @@ fn start(spec: &Spec) -> Result<Running, String> {
         _ => {}
     }
     args.extend(["-c", &conf_arg]);
-    let (process, log, bin) = spawn_logged(spec, &PROGRAM, &args)?;
-    Ok(Running::process(Kind::Named, version_of(&bin, &PROGRAM), log, conf, process))
+    let (process, log) = spawn_logged(spec, &args)?;
+    Ok(Running::process(spec, log, conf, process))
 }

@@ -7,7 +7,8 @@
 
 use super::caps::{Can, Capabilities, PortKnob, Program};
 use super::registry::{Adapter, Declared};
-use super::{hints_file, spawn_logged, version_of, Kind, Running, Spec};
+use super::options::{Style, Syntax};
+use super::{hints_file, spawn_logged, Running, Spec};
 
 pub(super) const ADAPTER: &dyn Adapter = &Declared {
     caps: CAPS,
@@ -32,6 +33,11 @@ const CAPS: Capabilities = Capabilities {
     tcp_upstream: Can::No("PowerDNS Recursor has no setting that sends every upstream query over TCP or refuses TCP retries"),
     dnssec_validation: Can::Yes("dnssec=validate + readTrustAnchorsFromFile (Lua)"),
     negative_trust_anchors: Can::Yes("addNTA (Lua)"),
+    extra_config: Can::Yes("appended to recursor.conf; of an option given twice PowerDNS Recursor takes the later value (`name+=` adds to a list)"),
+    syntax: Syntax {
+        style: Style::Equals,
+        repeatable: &[],
+    },
 };
 
 const TEMPLATE: &str = include_str!("pdns.conf");
@@ -51,11 +57,9 @@ fn start(spec: &Spec) -> Result<Running, String> {
         .into_iter()
         .map(|(origin, file)| format!("{origin}={}", file.display()))
         .collect();
-    let config = super::render(
+    let config = spec.render(
         TEMPLATE,
         &[
-            ("node", spec.node.to_string()),
-            ("dir", spec.dir.display().to_string()),
             ("addr", join(spec.addrs.iter().copied())),
             ("outgoing", join([spec.v4(), spec.v6()].into_iter().flatten())),
             ("ports", ports),
@@ -65,8 +69,8 @@ fn start(spec: &Spec) -> Result<Running, String> {
     );
     let conf = spec.dir.join("recursor.conf");
     std::fs::write(&conf, config).map_err(|e| e.to_string())?;
-    let (process, log, bin) = spawn_logged(spec, &PROGRAM, &[&format!("--config-dir={}", spec.dir.display())])?;
-    Ok(Running::process(Kind::Pdns, version_of(&bin, &PROGRAM), log, conf, process))
+    let (process, log) = spawn_logged(spec, &[&format!("--config-dir={}", spec.dir.display())])?;
+    Ok(Running::process(spec, log, conf, process))
 }
 
 fn join(addrs: impl Iterator<Item = std::net::IpAddr>) -> String {

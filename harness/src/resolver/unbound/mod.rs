@@ -7,7 +7,8 @@
 
 use super::caps::{Can, Capabilities, PortKnob, Program};
 use super::registry::{Adapter, Declared};
-use super::{hints_file, render, spawn_logged, version_of, Kind, Running, Spec};
+use super::options::{Style, Syntax};
+use super::{hints_file, spawn_logged, Running, Spec};
 
 pub(super) const ADAPTER: &dyn Adapter = &Declared {
     caps: CAPS,
@@ -32,6 +33,12 @@ const CAPS: Capabilities = Capabilities {
     tcp_upstream: Can::Yes("tcp-upstream / do-tcp"),
     dnssec_validation: Can::Yes("trust-anchor-file (module-config: \"validator iterator\")"),
     negative_trust_anchors: Can::Yes("domain-insecure"),
+    extra_config: Can::Yes("appended at the end of `server:`; of an option given twice unbound takes the later value"),
+    syntax: Syntax {
+        style: Style::Colon,
+        // These add up: each line is one more address, rule or zone.
+        repeatable: &["interface", "outgoing-interface", "access-control", "local-zone", "local-data", "local-data-ptr", "domain-insecure", "trust-anchor", "trust-anchor-file", "outgoing-port-permit", "outgoing-port-avoid", "private-address", "private-domain", "name", "stub-addr", "stub-host", "forward-addr", "forward-host"],
+    },
 };
 
 const TEMPLATE: &str = include_str!("unbound.conf");
@@ -54,11 +61,9 @@ fn start(spec: &Spec) -> Result<Running, String> {
         local.push(format!("    local-zone: \"{}\" static", z.origin));
         local.extend(z.records.iter().map(|r| format!("    local-data: \"{r}\"")));
     }
-    let config = render(
+    let config = spec.render(
         TEMPLATE,
         &[
-            ("node", spec.node.to_string()),
-            ("dir", spec.dir.display().to_string()),
             ("interfaces", interfaces(spec)),
             ("ip4", yes_no(spec.v4().is_some())),
             ("ip6", yes_no(spec.v6().is_some())),
@@ -69,8 +74,8 @@ fn start(spec: &Spec) -> Result<Running, String> {
     );
     let conf = spec.dir.join("unbound.conf");
     std::fs::write(&conf, config).map_err(|e| e.to_string())?;
-    let (process, log, bin) = spawn_logged(spec, &PROGRAM, &["-d", "-c", &conf.display().to_string()])?;
-    Ok(Running::process(Kind::Unbound, version_of(&bin, &PROGRAM), log, conf, process))
+    let (process, log) = spawn_logged(spec, &["-d", "-c", &conf.display().to_string()])?;
+    Ok(Running::process(spec, log, conf, process))
 }
 
 /// `interface:` for every address, `outgoing-interface:` for the first of
