@@ -79,7 +79,7 @@ fn the_client_retries_over_tcp_after_tc_and_keeps_both_attempts() {
     );
     assert_eq!(q["rcode"], "NOERROR");
     assert!(q["answer"][0]["data"].as_str().unwrap().len() > 1232, "{q:#}");
-    assert_eq!(report["runs"][0]["schema_version"], 2);
+    assert_eq!(report["runs"][0]["schema_version"], 3);
 }
 
 #[test]

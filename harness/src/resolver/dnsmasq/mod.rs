@@ -23,11 +23,11 @@ const PROGRAM: Program = Program {
 
 const CAPS: Capabilities = Capabilities {
     program: Some(PROGRAM),
-    low_ports: Can::Yes("--min-port"),
+    low_ports: Can::Yes("min-port"),
     acl: Can::No("dnsmasq has no per-client access list (only per interface); leave it out of `kinds:`"),
-    ports: PortKnob::Own("--min-port + --max-port"),
+    ports: PortKnob::Own("min-port + max-port"),
     local_zones: Can::Yes("local= + host-record, ptr-record, cname"),
-    ipv6: Can::Yes("--listen-address"),
+    ipv6: Can::Yes("listen-address"),
     edns_buffer: Can::Yes("edns-packet-max"),
     tcp_upstream: Can::No("dnsmasq forwards over the transport the client used; no setting changes that"),
     dnssec_validation: Can::Yes("dnssec + trust-anchor= (DS form only)"),
