@@ -24,6 +24,10 @@ fn sh(cmd: &str) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
+/// Every process of a PID namespace but ours, as `pid:[INODE] COMM`: a
+/// lab's processes, zombies among them, whatever their program.
+const LAB_PROCESSES: &str = "ours=$(readlink /proc/$$/ns/pid); for p in /proc/[0-9]*; do ns=$(readlink $p/ns/pid 2>/dev/null) && [ \"$ns\" != \"$ours\" ] && echo \"$ns $(cat $p/comm 2>/dev/null)\"; done | sort";
+
 /// Everything of the host that a lab must never change, plus what a lab
 /// could leave behind: named namespaces, links, lab processes.
 pub fn host_state() -> String {
@@ -36,7 +40,7 @@ pub fn host_state() -> String {
         "ip netns list",
         // A lab's processes by PID namespace, not by program name: a custom
         // binary, a wrapper's shell or valgrind is caught as well as unbound.
-        "ours=$(readlink /proc/$$/ns/pid); for p in /proc/[0-9]*; do ns=$(readlink $p/ns/pid 2>/dev/null) && [ \"$ns\" != \"$ours\" ] && echo \"$ns $(cat $p/comm 2>/dev/null)\"; done | sort",
+        LAB_PROCESSES,
         "pgrep -f 'target/.*/dnslab ' | grep -v $$ || true",
         // A run's private files live on the supervisor's own tmpfs.
         // (Evidence kept on purpose, and the tests' own files, are not leftovers.)
@@ -72,13 +76,9 @@ pub fn eventually(secs: u64, mut cond: impl FnMut() -> bool) -> bool {
 /// still on its way out (a process ending is no leftover; one that stays
 /// 10 s is, and fails the test with what it is).
 pub fn quiet() -> (String, usize) {
-    let alive = || {
-        let o = std::process::Command::new("sh")
-            .args(["-c", "pgrep -af 'target/.*/dnslab ' | grep -v pgrep || true"])
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&o.stdout).trim().to_string()
-    };
+    // A supervisor on its way out is a zombie for a moment: `pgrep -f`
+    // no longer sees it (no command line), its PID namespace still does.
+    let alive = || (sh("pgrep -af 'target/.*/dnslab ' | grep -v pgrep || true") + &sh(LAB_PROCESSES)).trim().to_string();
     assert!(
         eventually(10, || alive().is_empty()),
         "a dnslab from an earlier test is still alive:\n{}",
@@ -87,8 +87,12 @@ pub fn quiet() -> (String, usize) {
     (host_state(), netns_count())
 }
 
+/// The host as it was `before`, within 5 s: a supervisor that has just
+/// ended is a zombie until its parent (the host's init, after `up`) reaps
+/// it; one that is still there after 5 s is a leftover.
 pub fn settled(before: &str, ns_before: usize) {
     assert!(eventually(3, || netns_count() <= ns_before), "namespaces left: {} > {ns_before}", netns_count());
+    eventually(5, || host_state() == before);
     let after = host_state();
     assert_eq!(before, after, "the host changed or something was left behind");
 }
