@@ -36,9 +36,7 @@ struct Up {
 
 fn up() -> Up {
     let s = harness::scenario::parse(std::path::Path::new("dualstack-wire.yaml"), SCENARIO).unwrap_or_else(|d| panic!("{d}"));
-    let lab = lab::Lab::up(&s.topology(|_| None).unwrap()).unwrap();
-    let log = harness::nameserver::new_log();
-    let servers = harness::run::start_servers(&lab, &s, &log, Instant::now()).unwrap();
+    let harness::run::ServersLab { servers, lab, .. } = harness::run::servers_only(&s).unwrap();
     Up { _servers: servers, lab }
 }
 

@@ -75,7 +75,7 @@ queries:
     edns: { size: 4096 }
     expect: { outcome: NOERROR, answer: [A 192.0.2.1, "TXT \"x y\""], flags: [aa, -tc], ede: no-reachable-authority, transport: tcp }
   - ask: a.example A
-    expect: { r1: REFERRAL, r2@dnsmasq: { answer_count: { min: 1 } }, r2: { answer_count: 2 } }
+    expect: { r1: REFERRAL, r2@dnsmasq: { answer_count: { min: 1 } }, r2@new: SERVFAIL, r2: { answer_count: 2 } }
 probes:
   - ask: . NS
     server: a.root-servers.net
@@ -99,8 +99,16 @@ probes:
     let (r1, r2) = (&q[4], &q[5]);
     assert_eq!((r1.via.as_str(), r1.expect.outcome.clone()), ("r1", vec![Word::Referral]));
     assert_eq!(r2.expect.answer_count, Some(Count { min: 2, max: 2 }));
-    assert_eq!(r2.expect_for(Kind::Dnsmasq).answer_count, Some(Count { min: 1, max: u32::MAX }));
-    assert_eq!(r2.expect_for(Kind::Unbound), &r2.expect);
+    assert_eq!(r2.expect_for("dnsmasq", Kind::Dnsmasq).answer_count, Some(Count { min: 1, max: u32::MAX }));
+    assert_eq!(r2.expect_for("unbound", Kind::Unbound), &r2.expect);
+    // `@new` is a build's name: its run takes that one, whatever its kind,
+    // over its kind's (a dnsmasq build named `new`) and the general one.
+    assert_eq!(
+        r2.expect_for("new", Kind::Unbound),
+        &Expect::words(vec![Word::Status(harness::answer::Status::Rcode(harness::answer::Rcode::ServFail))])
+    );
+    assert_eq!(r2.expect_for("new", Kind::Dnsmasq), r2.expect_for("new", Kind::Unbound));
+    assert_eq!(s.build_targets().into_iter().collect::<Vec<_>>(), vec![("r2".to_string(), "new".to_string())]);
     // `random` is the default source port, so it can be a key without being written.
     assert_eq!(s.probes[0].expect.outcome.len(), 1);
     assert!(s.probes[0].stub.edns.is_none() && !s.probes[0].stub.rd);

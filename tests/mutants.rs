@@ -274,7 +274,9 @@ fn culprits(files: &[PathBuf]) -> Vec<String> {
 fn build(path: &Path) -> Result<(), String> {
     let s = harness::scenario::load(path).map_err(|d| format!("load after check accepted it: {d}"))?;
     let hickory = harness::resolver::Build::installed(Kind::Hickory)?;
-    let up = harness::run::up(&s, &hickory).map_err(|e| e.to_string())?;
+    let up = harness::plan::Plan::new(&s, &hickory)
+        .and_then(|plan| harness::run::up(&plan))
+        .map_err(|e| e.to_string())?;
     drop(up);
     Ok(())
 }

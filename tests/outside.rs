@@ -3,7 +3,6 @@
 //! `dnslab exec client -- zonemaster-cli ...` would run it.
 
 use std::process::Command;
-use std::time::Instant;
 
 /// example.com is written without an SOA: we generate it.
 const SCENARIO: &str = r#"
@@ -36,9 +35,8 @@ zones:
 fn zonemaster_finds_nothing_wrong_with_our_servers() {
     let bin = harness::resolver::find_binary("zonemaster-cli").expect("zonemaster-cli is not installed: apt-get install zonemaster-cli");
     let s = harness::scenario::parse(std::path::Path::new("outside.yaml"), SCENARIO).unwrap_or_else(|d| panic!("{d}"));
-    let lab = lab::Lab::up(&s.topology(|_| None).unwrap()).unwrap();
-    let log = harness::nameserver::new_log();
-    let _servers = harness::run::start_servers(&lab, &s, &log, Instant::now()).unwrap();
+    let up = harness::run::servers_only(&s).unwrap();
+    let lab = &up.lab;
     // Zonemaster's own root hints would point at the real root.
     let dir = std::env::temp_dir().join(format!("dnslab-zonemaster-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

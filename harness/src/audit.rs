@@ -369,7 +369,7 @@ fn resolver_checks(s: &Scenario, kind: Kind, up: &UpLab, out: &mut Vec<Finding>)
 /// `servers` adds the checks of the authoritative servers (kind-independent).
 pub fn live_checks(s: &Scenario, build: &crate::resolver::Build, servers: bool) -> Result<Vec<Finding>, RunError> {
     let kind = build.acts_as();
-    let up = run::up(s, build)?;
+    let up = run::up(&crate::plan::Plan::new(s, build)?)?;
     let mut out = Vec::new();
     if servers {
         lame_delegation(s, &up, &s.audit_from, &mut out)?;

@@ -24,41 +24,45 @@ use pcap_file::DataLink;
 
 use crate::capture::Frame;
 use crate::ladder;
-use crate::nameserver::Received;
 use crate::outcome::Outcome;
 use crate::scenario::Scenario;
 
-/// Copies configs and logs, writes server logs, firewall rules and pcaps.
-pub fn keep(
-    out: &Path,
-    scenario: &Scenario,
-    lab: &lab::Lab,
-    work: &Path,
-    by_server: &BTreeMap<String, Vec<Received>>,
-    frames: &[Frame],
-) -> std::io::Result<()> {
+/// What a run leaves for the evidence besides its outcome.
+pub struct Kept<'a> {
+    /// The run's private directory: a folder per resolver node.
+    pub work: &'a Path,
+    /// Each firewall's rules as loaded.
+    pub rulesets: &'a BTreeMap<String, String>,
+    pub frames: &'a [Frame],
+}
+
+/// The one place a run's evidence is written: configs, logs and what a
+/// `--wrap` wrote, each server's query log (from the outcome), firewall
+/// rules, pcaps and ladders.
+pub fn write(out: &Path, scenario: &Scenario, o: &Outcome, kept: &Kept) -> std::io::Result<()> {
     // A directory used before must not keep another run's captures.
     let _ = std::fs::remove_dir_all(out.join("pcap"));
     for sub in ["resolvers", "servers", "firewalls", "pcap"] {
         std::fs::create_dir_all(out.join(sub))?;
     }
-    for entry in std::fs::read_dir(work)?.flatten() {
+    for entry in std::fs::read_dir(kept.work)?.flatten() {
         let to = out.join("resolvers").join(entry.file_name());
         std::fs::create_dir_all(&to)?;
         for f in std::fs::read_dir(entry.path())?.flatten().filter(|f| f.path().is_file()) {
             std::fs::copy(f.path(), to.join(f.file_name()))?;
         }
     }
-    for (host, log) in by_server {
+    for (host, log) in &o.servers {
         let lines: Vec<String> = log.iter().map(|r| serde_json::to_string(r).expect("serializable")).collect();
         std::fs::write(out.join("servers").join(format!("{host}.jsonl")), lines.join("\n") + "\n")?;
     }
     for n in &scenario.nodes {
-        if let Some(rules) = lab.ruleset(&n.name) {
+        if let Some(rules) = kept.rulesets.get(&n.name) {
             std::fs::write(out.join("firewalls").join(format!("{}.nft", n.name)), rules)?;
         }
     }
-    pcaps(&out.join("pcap"), frames)
+    pcaps(&out.join("pcap"), kept.frames)?;
+    ladders(out, o)
 }
 
 /// One classic pcap file (Ethernet) per node interface that sent DNS.

@@ -29,6 +29,7 @@ pub mod html;
 pub mod ladder;
 pub mod nameserver;
 pub mod outcome;
+pub mod plan;
 pub mod probe;
 pub mod progress;
 pub mod report;

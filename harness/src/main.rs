@@ -77,6 +77,7 @@ impl BuildArgs {
                 configs: self.resolver_config.clone(),
                 wrap: self.wrap.clone(),
                 wrap_factor: self.wrap_factor,
+                check_only: false,
             },
         }
     }
@@ -293,6 +294,8 @@ fn list() -> ExitCode {
 fn load_with_builds(name: &str, asked: &BuildArgs, up: bool) -> Result<(scenario::Scenario, Vec<Build>, Vec<String>), ExitCode> {
     let s = load(name)?;
     let mut asked = asked.asked();
+    // The starter only checks; the supervisor runs version commands and hashes.
+    asked.options.check_only = !supervise::is_supervisor();
     if up && asked.resolver.is_empty() && asked.file.is_none() && std::env::var_os(resolver::choose::ENV).is_none() {
         asked.resolver.push("hickory".into());
     }
@@ -308,6 +311,19 @@ fn load_with_builds(name: &str, asked: &BuildArgs, up: bool) -> Result<(scenario
     }
     for k in &skipped {
         eprintln!("dnslab: skipping {k}");
+    }
+    // `NODE@X` with X no kind is a build's name: one this run has no build
+    // of is most likely a typo.
+    for (node, name) in s.build_targets() {
+        if !builds.iter().any(|b| b.name == name) {
+            let names: Vec<&str> = builds.iter().map(|b| b.name.as_str()).collect();
+            eprintln!(
+                "dnslab: warning: `{}@{}` names no kind and no build of this run ({}): its expectations are not used",
+                harness::text::escape(&node),
+                harness::text::escape(&name),
+                names.join(", ")
+            );
+        }
     }
     Ok((s, builds, skipped))
 }
@@ -331,7 +347,7 @@ fn run(name: &str, asked: &BuildArgs, a: RunArgs) -> ExitCode {
             .iter()
             .map(|b| {
                 let (s, dir, bar) = (&s, evidence_dir.join(&b.name), bars.bar(&b.name));
-                scope.spawn(move || harness::run::run(s, b, &bar, Some(&dir)))
+                scope.spawn(move || harness::plan::Plan::new(s, b).and_then(|plan| harness::run::run(&plan, &bar, Some(&dir))))
             })
             .collect();
         handles.into_iter().map(|h| h.join().expect("run thread")).collect()
@@ -521,7 +537,7 @@ fn up(name: &str, asked: &BuildArgs, format: Format) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let lab = match harness::run::up(&s, &build) {
+    let lab = match harness::plan::Plan::new(&s, &build).and_then(|plan| harness::run::up(&plan)) {
         Ok(l) => l,
         Err(e) => {
             eprintln!("dnslab up: {e}");

@@ -78,7 +78,11 @@ pub fn eventually(secs: u64, mut cond: impl FnMut() -> bool) -> bool {
 pub fn quiet() -> (String, usize) {
     // A supervisor on its way out is a zombie for a moment: `pgrep -f`
     // no longer sees it (no command line), its PID namespace still does.
-    let alive = || (sh("pgrep -af 'target/.*/dnslab ' | grep -v pgrep || true") + &sh(LAB_PROCESSES)).trim().to_string();
+    let alive = || {
+        (sh("pgrep -af 'target/.*/dnslab ' | grep -v pgrep || true") + &sh(LAB_PROCESSES))
+            .trim()
+            .to_string()
+    };
     assert!(
         eventually(10, || alive().is_empty()),
         "a dnslab from an earlier test is still alive:\n{}",

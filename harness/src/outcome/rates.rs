@@ -76,7 +76,10 @@ fn percentile(sorted: &[u64], p: f64) -> u64 {
 
 /// Rates per (resolver, counted query), from the individual results. Bounds
 /// for this kind (`NODE@KIND`) replace the general ones for the same rate.
-pub fn rates(queries: &[QueryResult], specs: &[crate::scenario::QuerySpec], kind: Kind) -> Vec<RateResult> {
+/// Sums up the counted queries of the run of build `name` of `kind`; each
+/// rate is held to the bound that fits the run best (the build's, else its
+/// kind's, else the general one).
+pub fn rates(queries: &[QueryResult], specs: &[crate::scenario::QuerySpec], name: &str, kind: Kind) -> Vec<RateResult> {
     let mut out = Vec::new();
     for spec in specs.iter().filter(|s| s.count.is_some()) {
         let q = &spec.query;
@@ -110,15 +113,14 @@ pub fn rates(queries: &[QueryResult], specs: &[crate::scenario::QuerySpec], kind
             p50_ms: percentile(&times, 0.5),
             p90_ms: percentile(&times, 0.9),
             max_ms: times.last().copied().unwrap_or(0),
-            expect: q
-                .expect_rates
-                .iter()
-                .filter(|b| match b.kind {
-                    Some(k) => k == kind,
-                    None => !q.expect_rates.iter().any(|o| o.kind == Some(kind) && o.rate == b.rate),
-                })
-                .cloned()
-                .collect(),
+            expect: {
+                let fit = |b: &crate::scenario::RateBound| b.kind.as_ref().map_or(Some(0), |t| t.fit(name, kind));
+                q.expect_rates
+                    .iter()
+                    .filter(|b| fit(b).is_some() && fit(b) == q.expect_rates.iter().filter(|o| o.rate == b.rate).filter_map(fit).max())
+                    .cloned()
+                    .collect()
+            },
             ok: true,
             outcomes: Default::default(),
             examples: vec![],

@@ -166,6 +166,9 @@ pub struct Options {
     pub wrap: Option<String>,
     /// `--wrap-factor N`.
     pub wrap_factor: Option<u32>,
+    /// Check only: no version command is run and no file hashed (the
+    /// starter checks before the supervisor, which then does both once).
+    pub check_only: bool,
 }
 
 /// The longest build name: it names a run, its evidence and its scratch directory.
@@ -192,7 +195,7 @@ pub fn resolve(written: &[Written], opts: &Options) -> Result<Vec<Build>, Vec<St
     }
     let mut builds: Vec<Build> = Vec::new();
     for w in written {
-        match one(w) {
+        match one(w, !opts.check_only) {
             Ok(b) if builds.iter().any(|o| o.name == b.name) => problems.push(format!(
                 "two builds are named `{}`: name them apart, e.g. `old={k},new={k}:./build/{k}`",
                 b.name,
@@ -227,7 +230,15 @@ fn show(w: &Written) -> String {
     s
 }
 
-fn one(w: &Written) -> Result<Build, String> {
+fn one(w: &Written, identify: bool) -> Result<Build, String> {
+    let identify = |path: &Path, version: &[String]| match identify {
+        true => self::identify(path, version),
+        false => Ok(Binary {
+            path: path.to_path_buf(),
+            version: String::new(),
+            sha256: String::new(),
+        }),
+    };
     if let Some(n) = &w.name {
         crate::scenario::values::ident(n, NAME_MAX).map_err(|e| format!("build name {e}"))?;
     }

@@ -61,11 +61,42 @@ pub struct QuerySpec {
     pub count: Option<u32>,
 }
 
+/// Whom a `NODE@X:` expectation is for: runs of a resolver kind, or the
+/// run of the build named X (`--resolver new=unbound:PATH`: `NODE@new`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(untagged)]
+pub enum Target {
+    Kind(Kind),
+    Build(String),
+}
+
+impl Target {
+    /// How closely it fits the run of build `name` of `kind`: 2 when it
+    /// names the build, 1 its kind, `None` neither. A build's own
+    /// expectation beats its kind's.
+    pub fn fit(&self, name: &str, kind: Kind) -> Option<u8> {
+        match self {
+            Target::Build(n) if n == name => Some(2),
+            Target::Kind(k) if *k == kind => Some(1),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Target::Kind(k) => write!(f, "{k}"),
+            Target::Build(n) => f.write_str(n),
+        }
+    }
+}
+
 /// A rate's tolerance, e.g. `servfail_rate: {max: 0.05}`.
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct RateBound {
-    /// Only for this resolver kind (`resolver-mixed@dnsmasq:`), or any.
-    pub kind: Option<Kind>,
+    /// Only for this resolver kind or build (`resolver-mixed@dnsmasq:`), or any.
+    pub kind: Option<Target>,
     pub rate: String,
     pub min: Option<f64>,
     pub max: Option<f64>,
@@ -139,8 +170,9 @@ pub struct Query {
     pub timeout: Duration,
     /// What the answer must be, whichever kind runs the resolver.
     pub expect: Expect,
-    /// `NODE@KIND:` expectations, replacing [`Query::expect`] for that kind.
-    pub expect_kinds: Vec<(Kind, Expect)>,
+    /// `NODE@KIND:` and `NODE@BUILD:` expectations, replacing
+    /// [`Query::expect`] for that kind or build.
+    pub expect_kinds: Vec<(Target, Expect)>,
     /// For counted queries: the name as written, with `{i}`.
     pub template: Option<String>,
     /// For counted queries: tolerances on the rates over all their names.
@@ -148,9 +180,14 @@ pub struct Query {
 }
 
 impl Query {
-    /// The expectation for a run of `kind`.
-    pub fn expect_for(&self, kind: Kind) -> &Expect {
-        self.expect_kinds.iter().find(|(k, _)| *k == kind).map_or(&self.expect, |(_, e)| e)
+    /// The expectation for the run of build `name` of `kind`: the build's
+    /// own, else its kind's, else the general one.
+    pub fn expect_for(&self, name: &str, kind: Kind) -> &Expect {
+        self.expect_kinds
+            .iter()
+            .filter_map(|(t, e)| t.fit(name, kind).map(|f| (f, e)))
+            .max_by_key(|(f, _)| *f)
+            .map_or(&self.expect, |(_, e)| e)
     }
 }
 
@@ -230,6 +267,25 @@ impl Scenario {
             queries: expand(&self.query_specs, n),
             ..self.clone()
         }
+    }
+
+    /// Every `NODE@BUILD` the queries name, as `NODE@BUILD`: a build's name
+    /// is only known when a run is asked for.
+    pub fn build_targets(&self) -> std::collections::BTreeSet<(String, String)> {
+        let mut out = std::collections::BTreeSet::new();
+        for q in &self.queries {
+            let named = q
+                .expect_kinds
+                .iter()
+                .map(|(t, _)| t)
+                .chain(q.expect_rates.iter().filter_map(|b| b.kind.as_ref()));
+            for t in named {
+                if let Target::Build(n) = t {
+                    out.insert((q.via.clone(), n.clone()));
+                }
+            }
+        }
+        out
     }
 
     /// Does resolver node `node` run `kind`? (`kinds:` empty: every kind.)

@@ -103,7 +103,8 @@ fn main() {
         }
         let build = harness::resolver::Build::installed(kind).expect("installed");
         let t = Instant::now();
-        let o = harness::run::run(&s, &build, &(), None).expect("run");
+        let plan = harness::plan::Plan::new(&s, &build).expect("plan");
+        let o = harness::run::run(&plan, &(), None).expect("run");
         row(&kind.to_string(), &o, t.elapsed());
     }
     // Every installed kind at once, each in its own lab: the slowest sets the pace.
@@ -112,7 +113,7 @@ fn main() {
     std::thread::scope(|scope| {
         for b in &builds {
             let s = &s;
-            scope.spawn(move || harness::run::run(s, b, &(), None).expect("run"));
+            scope.spawn(move || harness::run::run(&harness::plan::Plan::new(s, b).expect("plan"), &(), None).expect("run"));
         }
     });
     println!("| all {} kinds in parallel | | | | | | | {} ms | |", builds.len(), t.elapsed().as_millis());

@@ -294,7 +294,7 @@ fn rates(p: &mut Pass, q: &raw::Query, via: &[String]) -> Vec<(String, RateBound
             }
             let Some((node, kind)) = &key else { continue };
             let bound = RateBound {
-                kind: *kind,
+                kind: kind.clone(),
                 rate: rate.value.clone(),
                 min: b.min.as_ref().map(|m| m.value),
                 max: b.max.as_ref().map(|m| m.value),

@@ -6,6 +6,7 @@
 
 use super::Pass;
 use crate::resolver::Kind;
+use crate::scenario::model::Target;
 use crate::scenario::raw::{Tree, S};
 use crate::scenario::rules::Rule;
 use crate::scenario::values as v;
@@ -24,19 +25,19 @@ pub(super) enum Keys<'a> {
 #[derive(Default)]
 pub(super) struct Parsed {
     all: Expect,
-    /// (key, kind for `NODE@KIND`, expectation)
-    each: Option<Vec<(String, Option<Kind>, Expect)>>,
+    /// (key, kind or build for `NODE@X`, expectation)
+    each: Option<Vec<(String, Option<Target>, Expect)>>,
 }
 
 impl Parsed {
     /// The expectation for `key`, and those for one kind only.
-    pub(super) fn for_key(&self, key: &str) -> (Expect, Vec<(Kind, Expect)>) {
+    pub(super) fn for_key(&self, key: &str) -> (Expect, Vec<(Target, Expect)>) {
         let Some(each) = &self.each else { return (self.all.clone(), vec![]) };
         let general = each.iter().find(|(k, kind, _)| k == key && kind.is_none()).map(|(_, _, e)| e.clone());
         let kinds = each
             .iter()
             .filter(|(k, _, _)| k == key)
-            .filter_map(|(_, kind, e)| Some(((*kind)?, e.clone())))
+            .filter_map(|(_, kind, e)| Some((kind.clone()?, e.clone())))
             .collect();
         (general.unwrap_or_default(), kinds)
     }
@@ -109,8 +110,10 @@ pub(super) fn parse(p: &mut Pass, tree: &Spanned<Tree>, keys: &Keys) -> Parsed {
     }
 }
 
-/// `NODE` or `NODE@KIND`, for a resolver the query goes through.
-pub(super) fn node_key(p: &mut Pass, rule: Rule, key: &S, via: &[String]) -> Option<(String, Option<Kind>)> {
+/// `NODE`, `NODE@KIND` or `NODE@BUILD`, for a resolver the query goes
+/// through. A name after `@` that is no kind is a build's name
+/// (`--resolver NAME=...`); `dnslab run` warns when no build of the run has it.
+pub(super) fn node_key(p: &mut Pass, rule: Rule, key: &S, via: &[String]) -> Option<(String, Option<Target>)> {
     let (node, kind) = match key.value.split_once('@') {
         Some((node, kind)) => (node, Some(kind)),
         None => (key.value.as_str(), None),
@@ -124,15 +127,26 @@ pub(super) fn node_key(p: &mut Pass, rule: Rule, key: &S, via: &[String]) -> Opt
         );
         ok = false;
     }
-    let kind = match kind.map(Kind::parse) {
-        Some(None) => {
-            p.report(rule, key.pos, format!("`{}`: after `@` comes a resolver kind: {}", key.value, Kind::names()));
-            return None;
-        }
-        Some(k) => k,
+    let target = match kind {
         None => None,
+        Some(k) => match Kind::parse(k) {
+            Some(kind) => Some(Target::Kind(kind)),
+            None if v::ident(k, crate::resolver::build::NAME_MAX).is_ok() => Some(Target::Build(k.to_string())),
+            None => {
+                p.report(
+                    rule,
+                    key.pos,
+                    format!(
+                        "`{}`: after `@` comes a resolver kind ({}) or a build's name (a-z, 0-9, -)",
+                        key.value,
+                        Kind::names()
+                    ),
+                );
+                return None;
+            }
+        },
     };
-    ok.then(|| (node.to_string(), kind))
+    ok.then(|| (node.to_string(), target))
 }
 
 /// `[]`, `{}`, or a field with an empty list (`outcome: []`).
