@@ -74,20 +74,29 @@ fn stable(rep: &Value, name: &str) -> Value {
 }
 
 #[test]
-fn a_developers_build_runs_from_dnslab_resolvers_and_is_named_in_every_report() {
+fn a_developers_build_runs_through_kind_path_and_is_named_in_every_report() {
     let _h = HOST.read().unwrap();
     let t = Temp::new("dev");
     let (script, log) = wrapper(&t);
-    let junit = t.0.join("junit.xml");
-    let out = common::dnslab()
-        .env("DNSLAB_RESOLVERS", format!("dev=unbound:{}", script.display()))
-        .args(["run", "msft-lowport", "--format", "json", "--quiet", "--junit", junit.to_str().unwrap()])
-        .output()
-        .unwrap();
+    let (junit, ev) = (t.0.join("junit.xml"), t.0.join("evidence"));
+    let build = format!("unbound:{}", script.display());
+    let out = common::run(&[
+        "run",
+        "msft-lowport",
+        "--resolver",
+        &build,
+        "--format",
+        "json",
+        "--quiet",
+        "--junit",
+        junit.to_str().unwrap(),
+        "--evidence",
+        ev.to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let rep = json(&out);
-    assert_eq!(rep["runs"].as_array().unwrap().len(), 1, "DNSLAB_RESOLVERS names one build");
-    let b = &run_named(&rep, "dev")["build"]["binary"];
+    assert_eq!(rep["runs"].as_array().unwrap().len(), 1, "one build asked for");
+    let b = &run_named(&rep, "unbound")["build"]["binary"];
     assert_eq!(b["path"], script.to_str().unwrap());
     assert_eq!(b["sha256"], harness::resolver::build::sha256_of(&script).unwrap());
     assert!(b["version"].as_str().unwrap().starts_with("unbound 1."), "{b}");
@@ -102,9 +111,41 @@ fn a_developers_build_runs_from_dnslab_resolvers_and_is_named_in_every_report() 
     assert!(started.iter().all(|l| l.ends_with("/unbound.conf")), "{started:?}");
     let junit = std::fs::read_to_string(&junit).unwrap();
     assert!(
-        junit.contains("msft-lowport/dev/") && junit.contains(&format!("value=\"{}\"", script.display())),
+        junit.contains("msft-lowport/unbound/") && junit.contains(&format!("value=\"{}\"", script.display())),
         "{junit}"
     );
+    let html = std::fs::read_to_string(ev.join("report.html")).unwrap();
+    let sha = b["sha256"].as_str().unwrap();
+    assert!(
+        html.contains("Builds") && html.contains(sha) && html.contains(script.to_str().unwrap()),
+        "the HTML report names the build"
+    );
+}
+
+#[test]
+fn dnslab_resolvers_and_a_resolver_file_name_builds_as_resolver_does() {
+    let _h = HOST.read().unwrap();
+    let t = Temp::new("env");
+    // A path with a comma: only a file can hold it.
+    let dir = t.0.join("build,1");
+    std::fs::create_dir_all(&dir).unwrap();
+    let script = dir.join("unbound");
+    std::fs::write(&script, "#!/bin/sh\nexec /usr/sbin/unbound \"$@\"\n").unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let file = t.0.join("builds");
+    std::fs::write(&file, format!("# the build under test\ncomma=unbound:{}\n", script.display())).unwrap();
+    let from_file = common::run(&["run", "msft-lowport", "--resolver-file", file.to_str().unwrap(), "--format", "json", "--quiet"]);
+    assert_eq!(from_file.status.code(), Some(0), "{}", String::from_utf8_lossy(&from_file.stderr));
+    assert_eq!(run_named(&json(&from_file), "comma")["build"]["binary"]["path"], script.to_str().unwrap());
+    let from_env = common::dnslab()
+        .env("DNSLAB_RESOLVERS", "env=unbound")
+        .args(["run", "msft-lowport", "--format", "json", "--quiet"])
+        .output()
+        .unwrap();
+    assert_eq!(from_env.status.code(), Some(0), "{}", String::from_utf8_lossy(&from_env.stderr));
+    let rep = json(&from_env);
+    assert_eq!(rep["runs"].as_array().unwrap().len(), 1, "DNSLAB_RESOLVERS names one build");
+    assert_eq!(run_named(&rep, "env")["build"]["binary"]["path"], "/usr/sbin/unbound");
 }
 
 #[test]

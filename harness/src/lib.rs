@@ -5,10 +5,14 @@
 //! - [`answer`] is the whole answer to a question (rcode or why none,
 //!   flags, sections, EDNS and EDE, each attempt); [`verdict`] judges it
 //!   against what the scenario expects.
-//! - [`run::run`] builds its lab ([`lab::Lab::up`]), starts our authoritative
-//!   servers ([`nameserver`]) and a resolver per resolver node ([`resolver`]),
-//!   sends the probes and queries ([`probe`]), watches the wire ([`capture`],
-//!   followed hop by hop in [`wire`]) and
+//! - [`resolver::choose`] takes the builds a run asks for
+//!   (`[NAME=]KIND[:PATH]`, [`resolver::build`]); [`plan::Plan::new`] says
+//!   what one run of a scenario with one build will be, before anything
+//!   touches the kernel.
+//! - [`run::run`] executes a plan: builds its lab ([`lab::Lab::up`]), starts
+//!   our authoritative servers ([`nameserver`]) and the build on each
+//!   resolver node ([`resolver`]), sends the probes and queries ([`probe`]),
+//!   watches the wire ([`capture`], followed hop by hop in [`wire`]) and
 //!   returns an [`outcome::Outcome`]: plain data, from which [`report`] makes
 //!   tables and JSON and the tests make snapshots.
 //! - What a person looks at afterwards: [`evidence`] (the directory: pcaps,
