@@ -242,13 +242,13 @@ fn build(topo: Topology) -> Result<(Built, Vec<(&'static str, Duration)>)> {
             if let Some(b) = bridged.iter().position(|&s| s == si) {
                 for (k, &(n, _)) in seg.members.iter().enumerate() {
                     let port = format!("p{k}");
-                    let (h, ns, name, m, index) = (&switch_h[b], nodes[n].raw(), seg.name.clone(), bridge_idx[b], pair());
-                    veths.push(Box::pin(async move { link::veth(h, &port, &name, ns, Some(m), index).await }));
+                    let (h, ns, name, m, index, mtu) = (&switch_h[b], nodes[n].raw(), seg.name.clone(), bridge_idx[b], pair(), seg.mtu);
+                    veths.push(Box::pin(async move { link::veth(h, &port, &name, ns, Some(m), index, mtu).await }));
                 }
             } else {
                 let [(a, _), (b, _)] = seg.members[..] else { unreachable!("two members") };
-                let (h, ns, name, index) = (&node_h[a], nodes[b].raw(), seg.name.clone(), pair());
-                veths.push(Box::pin(async move { link::veth(h, &name, &name, ns, None, index).await }));
+                let (h, ns, name, index, mtu) = (&node_h[a], nodes[b].raw(), seg.name.clone(), pair(), seg.mtu);
+                veths.push(Box::pin(async move { link::veth(h, &name, &name, ns, None, index, mtu).await }));
             }
         }
         try_join_all(veths).await?;

@@ -33,7 +33,7 @@ pub mod process;
 pub mod topology;
 
 pub use error::{Error, Result, TopologyError};
-pub use firewall::{Action, Family, Filter, Ports, Snat, L4};
+pub use firewall::{Action, Family, Filter, Fragments, Ports, Size, SizeOp, Snat, L4};
 pub use lab::{nft_path, Lab};
 pub use netns::Netns;
 pub use process::{ProcState, Process};

@@ -54,10 +54,20 @@ pub struct VethIndex {
 /// running, IPv6 does not use it, and the first packet through a router
 /// waited a second for neighbour discovery. With the two indexes different
 /// the kernel treats the change as urgent and applies it at once.
-pub async fn veth(h: &Handle, local: &str, peer: &str, peer_ns: RawFd, master: Option<u32>, index: VethIndex) -> Result<()> {
-    let mut peer_msg = LinkUnspec::new_with_name(peer).setns_by_fd(peer_ns).build();
+///
+/// With `mtu`, both ends get it (`mtu N` on each): a bridge takes the
+/// smallest MTU of its ports, so a segment's links all have it.
+pub async fn veth(h: &Handle, local: &str, peer: &str, peer_ns: RawFd, master: Option<u32>, index: VethIndex, mtu: Option<u32>) -> Result<()> {
+    let mut peer_b = LinkUnspec::new_with_name(peer).setns_by_fd(peer_ns);
+    if let Some(m) = mtu {
+        peer_b = peer_b.mtu(m);
+    }
+    let mut peer_msg = peer_b.build();
     peer_msg.header.index = index.peer;
     let mut b = LinkVeth::new(local, peer).set_info_data(InfoData::Veth(InfoVeth::Peer(peer_msg)));
+    if let Some(m) = mtu {
+        b = b.mtu(m);
+    }
     if let Some(m) = master {
         b = b.controller(m);
     }

@@ -69,6 +69,9 @@ pub struct Iface {
 pub struct Segment {
     pub name: String,
     pub subnets: Vec<IpNet>,
+    /// The MTU of every link of the segment (`ip link set DEV mtu N` on
+    /// both ends of each veth); `None`: the kernel's 1500.
+    pub mtu: Option<u32>,
     /// (node index, interface index)
     pub members: Vec<(usize, usize)>,
 }
@@ -120,8 +123,16 @@ impl Node {
 #[derive(Default, Debug)]
 pub struct Builder {
     segments: Vec<(String, Vec<IpNet>)>,
+    mtus: BTreeMap<String, u32>,
     nodes: Vec<NodeDraft>,
 }
+
+/// The smallest MTU of a link: IPv4's minimum datagram every host must take
+/// (RFC 791), and IPv6's minimum link MTU (RFC 8200) on a segment with IPv6.
+pub const MTU_MIN_V4: u32 = 576;
+pub const MTU_MIN_V6: u32 = 1280;
+/// The largest a veth takes.
+pub const MTU_MAX: u32 = 65535;
 
 #[derive(Default, Debug)]
 pub struct NodeDraft {
@@ -176,6 +187,12 @@ impl Builder {
         self
     }
 
+    /// The MTU of every link of segment `name`.
+    pub fn mtu(&mut self, name: &str, mtu: u32) -> &mut Self {
+        self.mtus.insert(name.to_string(), mtu);
+        self
+    }
+
     pub fn node(&mut self, name: &str) -> &mut NodeDraft {
         self.nodes.push(NodeDraft {
             name: name.to_string(),
@@ -202,6 +219,19 @@ impl Builder {
                     err(format!("segment `{name}`: {s} is outside the lab's address space ({})", ALLOWED.join(", ")));
                 }
             }
+            if let Some(&m) = self.mtus.get(name) {
+                let min = if subnets.iter().any(|s| matches!(s, IpNet::V6(_))) {
+                    MTU_MIN_V6
+                } else {
+                    MTU_MIN_V4
+                };
+                if !(min..=MTU_MAX).contains(&m) {
+                    err(format!("segment `{name}`: MTU {m} is outside {min}-{MTU_MAX}"));
+                }
+            }
+        }
+        for name in self.mtus.keys().filter(|n| !self.segments.iter().any(|(s, _)| s == *n)) {
+            err(format!("MTU for `{name}`, which is no segment"));
         }
         let seg_index: BTreeMap<&str, usize> = self.segments.iter().enumerate().map(|(i, s)| (s.0.as_str(), i)).collect();
         let mut segments: Vec<Segment> = self
@@ -210,6 +240,7 @@ impl Builder {
             .map(|(name, subnets)| Segment {
                 name: name.clone(),
                 subnets: subnets.clone(),
+                mtu: self.mtus.get(name).copied(),
                 members: vec![],
             })
             .collect();

@@ -106,6 +106,8 @@ pub struct RateBound {
 pub struct Network {
     pub name: String,
     pub subnets: Vec<IpNet>,
+    /// The MTU of its links; `None`: 1500.
+    pub mtu: Option<u32>,
 }
 
 #[derive(Debug, Clone)]
@@ -323,6 +325,9 @@ impl Scenario {
         let mut b = Topology::builder();
         for n in &self.networks {
             b.segment(&n.name, &n.subnets);
+            if let Some(m) = n.mtu {
+                b.mtu(&n.name, m);
+            }
         }
         for n in &self.nodes {
             let d = b.node(&n.name);

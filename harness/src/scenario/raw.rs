@@ -17,7 +17,7 @@ pub struct Doc {
     pub name: S,
     pub description: Option<String>,
     /// network name -> subnet(s)
-    pub networks: Option<Entries<OneOrMany>>,
+    pub networks: Option<Entries<NetworkSpec>>,
     pub nodes: Option<Entries<Node>>,
     /// zone origin -> zone text, `{file: ...}`, or nothing (generated)
     pub zones: Option<Entries<Option<ZoneSource>>>,
@@ -94,6 +94,18 @@ pub struct FirewallRule {
     pub action: S,
     /// `ip` or `ip6`: only that family; default both.
     pub family: Option<S>,
+    /// Source or destination: subnets or networks' names.
+    pub saddr: Option<OneOrMany>,
+    pub daddr: Option<OneOrMany>,
+    /// The network a packet arrives from (`iifname`) or leaves to (`oifname`).
+    #[serde(rename = "in")]
+    pub from_net: Option<S>,
+    #[serde(rename = "out")]
+    pub to_net: Option<S>,
+    /// `all` or `non-first`.
+    pub fragments: Option<S>,
+    /// The DNS message size over UDP: `">1232"`, `"<=512"`, `"100"`.
+    pub size: Option<S>,
 }
 
 #[derive(Deserialize, Debug)]
@@ -269,6 +281,72 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Entries<T> {
             }
         }
         d.deserialize_map(V(Default::default()))
+    }
+}
+
+/// A network: its subnets (`198.51.100.0/28`, or a list), or
+/// `{subnet: ..., mtu: 1280}`.
+#[derive(Debug)]
+pub struct NetworkSpec {
+    pub subnets: OneOrMany,
+    pub mtu: Option<S>,
+}
+
+impl<'de> Deserialize<'de> for NetworkSpec {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s: Spanned<NetAny> = Spanned::deserialize(d)?;
+        Ok(match s.value {
+            NetAny::Str(v) => NetworkSpec {
+                subnets: OneOrMany(vec![Spanned { pos: s.pos, value: v }]),
+                mtu: None,
+            },
+            NetAny::Seq(v) => NetworkSpec {
+                subnets: OneOrMany(v),
+                mtu: None,
+            },
+            NetAny::Map { subnets, mtu } => NetworkSpec { subnets, mtu },
+        })
+    }
+}
+
+enum NetAny {
+    Str(String),
+    Seq(Vec<S>),
+    Map { subnets: OneOrMany, mtu: Option<S> },
+}
+
+impl<'de> Deserialize<'de> for NetAny {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = NetAny;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a subnet, a list of subnets, or `{subnet: ..., mtu: N}`")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<NetAny, E> {
+                Ok(NetAny::Str(v.to_string()))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut s: A) -> Result<NetAny, A::Error> {
+                let mut out = Vec::new();
+                while let Some(x) = s.next_element::<S>()? {
+                    out.push(x);
+                }
+                Ok(NetAny::Seq(out))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<NetAny, A::Error> {
+                let (mut subnets, mut mtu) = (None, None);
+                while let Some(k) = m.next_key::<String>()? {
+                    match k.as_str() {
+                        "subnet" => subnets = Some(m.next_value::<OneOrMany>()?),
+                        "mtu" => mtu = Some(m.next_value::<S>()?),
+                        other => return Err(de::Error::unknown_field(other, &["subnet", "mtu"])),
+                    }
+                }
+                let subnets = subnets.ok_or_else(|| de::Error::missing_field("subnet"))?;
+                Ok(NetAny::Map { subnets, mtu })
+            }
+        }
+        d.deserialize_any(V)
     }
 }
 

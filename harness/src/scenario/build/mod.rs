@@ -10,6 +10,7 @@
 
 mod asks;
 mod expect;
+mod firewall;
 mod nodes;
 mod refs;
 mod zones;

@@ -5,14 +5,13 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use ipnet::IpNet;
-use lab::{Action, Filter, L4};
 
 use super::Pass;
 use crate::resolver::Kind;
 use crate::scenario::model::{Nat, Network, Node, Resolver, Server};
 use crate::scenario::raw::{self, S};
 use crate::scenario::rules::Rule;
-use crate::scenario::values::{self as v, Transport};
+use crate::scenario::values as v;
 
 /// Names a network cannot have: its name is the interface's name in each
 /// node, and these are taken in every namespace (the loopback interface, and
@@ -21,7 +20,7 @@ const RESERVED_IFNAMES: [&str; 3] = ["lo", "all", "default"];
 
 pub(super) fn networks(p: &mut Pass) -> Vec<Network> {
     let mut out = Vec::new();
-    for (n, subnets) in p.doc.networks.iter().flat_map(|e| e.0.iter()) {
+    for (n, spec) in p.doc.networks.iter().flat_map(|e| e.0.iter()) {
         p.take(Rule::BadName, n, v::ident(n, lab::topology::IFNAME_MAX));
         if RESERVED_IFNAMES.contains(&n.value.as_str()) {
             let detail = format!(
@@ -30,13 +29,27 @@ pub(super) fn networks(p: &mut Pass) -> Vec<Network> {
             );
             p.report(Rule::BadName, n.pos, detail);
         }
-        let subnets = p.each(Rule::BadAddress, subnets, v::subnet);
+        let subnets = p.each(Rule::BadAddress, &spec.subnets, v::subnet);
+        let mtu = spec.mtu.as_ref().and_then(|m| p.take(Rule::BadValue, m, mtu(m, &subnets)));
         out.push(Network {
             name: n.value.clone(),
             subnets,
+            mtu,
         });
     }
     out
+}
+
+/// A link MTU: at least 576 (1280 on a network with IPv6), at most 65535.
+fn mtu(s: &str, subnets: &[IpNet]) -> Result<u32, String> {
+    let min = match subnets.iter().any(|s| matches!(s, IpNet::V6(_))) {
+        true => lab::topology::MTU_MIN_V6,
+        false => lab::topology::MTU_MIN_V4,
+    };
+    match s.parse::<u32>() {
+        Ok(m) if (min..=lab::topology::MTU_MAX).contains(&m) => Ok(m),
+        _ => Err(format!("mtu `{s}`: a number from {min} to {} (IPv6 needs 1280)", lab::topology::MTU_MAX)),
+    }
 }
 
 pub(super) fn nodes(p: &mut Pass, networks: &[Network]) -> Vec<Node> {
@@ -57,7 +70,12 @@ pub(super) fn nodes(p: &mut Pass, networks: &[Network]) -> Vec<Node> {
             name: name.value.clone(),
             server: n.server.as_ref().and_then(|s| server(p, s)),
             resolver: n.resolver.as_ref().map(|r| resolver(p, name, r, networks)),
-            firewall: n.firewall.iter().flat_map(|f| f.0.iter()).filter_map(|(rn, r)| rule(p, rn, r)).collect(),
+            firewall: n
+                .firewall
+                .iter()
+                .flat_map(|f| f.0.iter())
+                .filter_map(|(rn, r)| super::firewall::rule(p, rn, r, networks, &interfaces))
+                .collect(),
             interfaces,
             nat,
         });
@@ -217,59 +235,6 @@ fn resolver(p: &mut Pass, name: &S, r: &raw::Resolver, networks: &[Network]) -> 
         allow,
         local_zones: vec![],
     }
-}
-
-fn rule(p: &mut Pass, name: &S, r: &raw::FirewallRule) -> Option<Filter> {
-    if !lab::firewall::valid_name(name) {
-        p.report(
-            Rule::BadFirewallRule,
-            name.pos,
-            format!("rule name `{}` names its nft counter: use a-z, 0-9 and `_`", name.value),
-        );
-    }
-    let protos = match &r.proto {
-        Some(list) if list.0.is_empty() => {
-            let detail = format!(
-                "rule `{}` has `proto: []`, which matches nothing: list udp, tcp or both, or leave it out",
-                name.value
-            );
-            p.report(Rule::BadFirewallRule, name.pos, detail);
-            vec![]
-        }
-        Some(list) => p.each(Rule::BadFirewallRule, list, v::transport),
-        None => vec![Transport::Udp, Transport::Tcp],
-    };
-    let action = match r.action.value.as_str() {
-        "drop" => Some(Action::Drop),
-        "reject" => Some(Action::Reject),
-        "accept" => Some(Action::Accept),
-        other => {
-            p.report(
-                Rule::BadFirewallRule,
-                r.action.pos,
-                format!("action `{other}`; expected drop, reject or accept"),
-            );
-            None
-        }
-    };
-    let dport = r.dport.as_ref().and_then(|s| p.take(Rule::BadPortRange, s, v::ports(s)));
-    let sport = r.sport.as_ref().and_then(|s| p.take(Rule::BadPortRange, s, v::ports(s)));
-    let except_sport = r
-        .except_sport
-        .iter()
-        .flat_map(|e| p.each(Rule::BadPortRange, e, v::ports))
-        .map(|x| x.lo)
-        .collect();
-    let family = r.family.as_ref().and_then(|f| p.take(Rule::BadFirewallRule, f, v::family(&f.value)));
-    Some(Filter {
-        name: name.value.clone(),
-        protos: protos.into_iter().map(|t| if t == Transport::Udp { L4::Udp } else { L4::Tcp }).collect(),
-        dport,
-        sport,
-        except_sport,
-        action: action?,
-        family,
-    })
 }
 
 fn nat(p: &mut Pass, name: &S, nat: &raw::Nat, interfaces: &[(String, Vec<IpAddr>)]) -> Option<Nat> {
