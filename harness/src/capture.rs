@@ -32,6 +32,8 @@ pub struct Sent {
     pub id: Option<u16>,
     pub qname: Option<String>,
     pub qtype: Option<String>,
+    /// The EDNS UDP payload size the query offered; `None`: no OPT record.
+    pub edns: Option<u16>,
 }
 
 /// One Ethernet frame as a node's interface saw it.
@@ -317,6 +319,7 @@ pub fn parse_frame(f: &[u8]) -> Option<Sent> {
         id: None,
         qname: None,
         qtype: None,
+        edns: None,
     };
     if !p.syn {
         let m = Message::from_vec(p.dns).ok()?;
@@ -324,6 +327,7 @@ pub fn parse_frame(f: &[u8]) -> Option<Sent> {
         s.id = Some(m.metadata.id);
         s.qname = Some(q.name().to_string());
         s.qtype = Some(q.query_type().to_string());
+        s.edns = m.edns.as_ref().map(|e| e.max_payload());
     }
     Some(s)
 }

@@ -60,6 +60,8 @@ pub struct ResolverPlan {
     pub node: String,
     /// The ports the scenario says it sends from.
     pub source_ports: Option<Ports>,
+    /// The EDNS size the scenario says it offers upstream.
+    pub edns_size: Option<u16>,
     pub role: Role,
 }
 
@@ -169,6 +171,7 @@ fn resolver_plan(scenario: &Scenario, node: &str, kind: Kind) -> Result<Resolver
     Ok(ResolverPlan {
         node: node.to_string(),
         source_ports: r.source_ports,
+        edns_size: r.edns_size,
         role,
     })
 }

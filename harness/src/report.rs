@@ -197,6 +197,10 @@ pub fn text(o: &Outcome) -> String {
         for extra in r.status.lines().skip(1) {
             let _ = writeln!(s, "    | {extra}");
         }
+        if !r.edns_sizes.is_empty() {
+            let sizes: Vec<String> = r.edns_sizes.iter().map(|(n, c)| format!("{n} x{c}")).collect();
+            let _ = writeln!(s, "    EDNS size offered upstream over UDP: {}", sizes.join(", "));
+        }
         if let Some(exit) = &r.exit {
             let _ = writeln!(s, "    stopped with SIGTERM: {exit}");
         }

@@ -251,6 +251,10 @@ pub struct ResolverReport {
     /// dnslab and again by `--resolver-config`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// The EDNS UDP payload size its UDP queries upstream offered (`none`:
+    /// no OPT record) -> how many queries did.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub edns_sizes: BTreeMap<String, u32>,
     pub source_ports: Option<String>,
     /// Upstream queries, grouped; see [`Upstream`].
     pub upstream: Vec<Upstream>,

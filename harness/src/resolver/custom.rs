@@ -50,6 +50,7 @@ pub const PLACEHOLDERS: &[(&str, &str)] = &[
     ("hints", "the path of the root hints file"),
     ("allow", "who may ask it, space-separated networks (`0.0.0.0/0 ::/0`: anyone)"),
     ("extra", "the text of its --resolver-config (empty without)"),
+    ("edns_size", "the EDNS size the scenario asks it to offer upstream (empty without)"),
 ];
 
 /// The most a custom kind's FILE may hold.
@@ -244,6 +245,7 @@ impl Adapter for Custom {
             ("ports_hi", ports.hi.to_string()),
             ("hints", hints.display().to_string()),
             ("allow", allow),
+            ("edns_size", spec.edns_size.map(|n| n.to_string()).unwrap_or_default()),
         ];
         std::fs::write(&config, spec.render(&self.template, &vars)).map_err(|e| e.to_string())?;
         let args: Vec<String> = self.command[1..].iter().map(|w| spec.render(w, &vars)).collect();

@@ -68,6 +68,9 @@ pub struct Spec<'a> {
     pub hints: &'a [(Name, IpAddr)],
     /// Source ports it must use itself, when the scenario says so.
     pub source_ports: Option<Ports>,
+    /// The EDNS UDP payload size it must offer upstream, when the scenario
+    /// says so (`edns_size:`); `None`: the kind's default.
+    pub edns_size: Option<u16>,
     /// For forwarders: (zone, server address) for every zone of the lab.
     pub forwards: &'a [(String, IpAddr)],
     /// Its private directory: config, state, log.
@@ -92,6 +95,12 @@ impl Spec<'_> {
     /// The node's addresses of one family (IPv6 when `v6`).
     pub fn of_family(&self, v6: bool) -> impl Iterator<Item = IpAddr> + '_ {
         self.addrs.iter().copied().filter(move |a| a.is_ipv6() == v6)
+    }
+
+    /// The template's `{edns}` text: `line(size)` when the scenario sets
+    /// `edns_size`, else nothing (the kind's default holds).
+    pub fn edns(&self, line: impl Fn(u16) -> String) -> (&'static str, String) {
+        ("edns", self.edns_size.map(line).unwrap_or_default())
     }
 
     /// Fills a template's `{key}` placeholders: `vars`, and for every
@@ -474,6 +483,7 @@ mod tests {
                 "local",
                 "servers",
                 "extra",
+                "edns",
             ];
             let filled = render(t, &vars.map(|v| (v, "X".to_string())));
             // No `{word}` left: every placeholder has a value.

@@ -106,6 +106,7 @@ impl Live {
                 status,
                 exit: None,
                 warnings,
+                edns_sizes: BTreeMap::new(),
                 source_ports,
                 upstream: vec![],
                 leaked: BTreeMap::new(),
@@ -166,6 +167,10 @@ impl Live {
             let to_servers: Vec<&Received> = received.iter().collect();
             let host_of = |a: IpAddr| scenario.host_of(a).unwrap_or_else(|| a.to_string());
             if let Some(report) = reports.get_mut(&r.node) {
+                for s in sent.iter().filter(|s| s.transport == crate::scenario::values::Transport::Udp && !s.syn) {
+                    let size = s.edns.map_or("none".to_string(), |n| n.to_string());
+                    *report.edns_sizes.entry(size).or_default() += 1;
+                }
                 report.upstream = outcome::upstream(&sent, &to_servers, host_of);
                 report.count_waste(|server, qname| scenario.is_lame(server, qname));
             }
@@ -250,6 +255,7 @@ pub(super) fn start_resolver(
         addrs: &start.addrs,
         hints: &plan.hints,
         source_ports: r.source_ports,
+        edns_size: r.edns_size,
         forwards: &plan.forwards,
         dir: &ndir,
     };

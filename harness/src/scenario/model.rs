@@ -148,6 +148,8 @@ pub struct Resolver {
     pub allow: Vec<IpNet>,
     /// Zones it serves itself (complete: SOA and NS filled in).
     pub local_zones: Vec<Zone>,
+    /// The EDNS UDP payload size it offers upstream; `None`: its kind's default.
+    pub edns_size: Option<u16>,
 }
 
 #[derive(Debug, Clone)]

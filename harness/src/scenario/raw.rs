@@ -82,6 +82,8 @@ pub struct Resolver {
     pub allow: Option<OneOrMany>,
     /// Zones from `zones:` it serves itself, never asking upstream.
     pub local_zones: Option<Vec<S>>,
+    /// The EDNS UDP payload size it offers upstream servers.
+    pub edns_size: Option<S>,
 }
 
 #[derive(Deserialize, Debug)]

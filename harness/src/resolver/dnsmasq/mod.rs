@@ -28,7 +28,7 @@ const CAPS: Capabilities = Capabilities {
     ports: PortKnob::Own("min-port + max-port"),
     local_zones: Can::Yes("local= + host-record, ptr-record, cname"),
     ipv6: Can::Yes("listen-address"),
-    edns_buffer: Can::Yes("edns-packet-max"),
+    edns_buffer: Can::Yes("edns-packet-max (a cap: as a forwarder it passes on the client's own EDNS size, up to it)"),
     tcp_upstream: Can::No("dnsmasq forwards over the transport the client used; no setting changes that"),
     dnssec_validation: Can::Yes("dnssec + trust-anchor= (DS form only)"),
     negative_trust_anchors: Can::No("dnsmasq 2.90 has no negative trust anchors"),
@@ -64,7 +64,8 @@ fn start(spec: &Spec) -> Result<Running, String> {
     servers.extend(local_lines(spec.local_zones));
     let conf = spec.dir.join("dnsmasq.conf");
     let listen = spec.addrs.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(",");
-    let config = spec.render(TEMPLATE, &[("listen", listen), ("ports", ports), ("servers", servers.join("\n"))]);
+    let edns = spec.edns(|n| format!("edns-packet-max={n}"));
+    let config = spec.render(TEMPLATE, &[("listen", listen), ("ports", ports), edns, ("servers", servers.join("\n"))]);
     std::fs::write(&conf, config).map_err(|e| e.to_string())?;
     let (process, log) = spawn_logged(spec, &["--keep-in-foreground", &format!("--conf-file={}", conf.display())])?;
     Ok(Running::process(spec, log, conf, process))

@@ -173,7 +173,7 @@ fn start(spec: &Spec) -> Result<Running, String> {
         return Err("the scenario has no server for the root zone `.`".into());
     }
     let (addrs, src4, src6, ports) = (spec.addrs.to_vec(), spec.v4(), spec.v6(), spec.source_ports);
-    let (allow, local) = (spec.allow.to_vec(), spec.local_zones.to_vec());
+    let (allow, local, edns_size) = (spec.allow.to_vec(), spec.local_zones.to_vec(), spec.edns_size);
     let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<(), String>>();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let thread = spec
@@ -188,10 +188,13 @@ fn start(spec: &Spec) -> Result<Running, String> {
                     ports,
                 };
                 // The default deny list holds every documentation range the lab uses.
-                let options = RecursorOptions {
+                let mut options = RecursorOptions {
                     deny_server: vec![],
                     ..RecursorOptions::default()
                 };
+                if let Some(n) = edns_size {
+                    options.edns_payload_len = n;
+                }
                 let recursor = match Recursor::with_options(&roots, options, provider) {
                     Ok(r) => Arc::new(r),
                     Err(e) => return drop(ready_tx.send(Err(e.to_string()))),

@@ -65,6 +65,7 @@ fn start(spec: &Spec) -> Result<Running, String> {
             ("outgoing", outgoing.join("\n")),
             ("hints", hints),
             ("access", access),
+            spec.edns(|n| format!("net.bufsize({n})")),
             ("local", local_rules(spec.local_zones)),
         ],
     );

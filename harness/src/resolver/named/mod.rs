@@ -80,6 +80,7 @@ fn start(spec: &Spec) -> Result<Running, String> {
             ("source4", source(v4)),
             ("source6", source(v6)),
             ("ports", ports),
+            spec.edns(|n| format!("    edns-udp-size {n};\n    max-udp-size {n};")),
             ("access", access),
             ("local", local.join("\n")),
         ],

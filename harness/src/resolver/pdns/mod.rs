@@ -63,6 +63,7 @@ fn start(spec: &Spec) -> Result<Running, String> {
             ("addr", join(spec.addrs.iter().copied())),
             ("outgoing", join([spec.v4(), spec.v6()].into_iter().flatten())),
             ("ports", ports),
+            spec.edns(|n| format!("edns-outgoing-bufsize={n}")),
             ("access", access),
             ("local", local.join(",")),
         ],

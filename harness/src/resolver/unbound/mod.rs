@@ -68,6 +68,7 @@ fn start(spec: &Spec) -> Result<Running, String> {
             ("ip4", yes_no(spec.v4().is_some())),
             ("ip6", yes_no(spec.v6().is_some())),
             ("ports", ports),
+            spec.edns(|n| format!("    edns-buffer-size: {n}")),
             ("access", access),
             ("local", if local.is_empty() { "    # (none)".into() } else { local.join("\n") }),
         ],

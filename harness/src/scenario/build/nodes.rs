@@ -40,6 +40,14 @@ pub(super) fn networks(p: &mut Pass) -> Vec<Network> {
     out
 }
 
+/// An EDNS UDP payload size: 512 (no smaller is meaningful, RFC 6891) to 65535.
+fn edns_size(s: &str) -> Result<u16, String> {
+    match s.parse::<u16>() {
+        Ok(n) if n >= 512 => Ok(n),
+        _ => Err(format!("edns_size `{s}`: a number of bytes from 512 to 65535 (1232 is DNS Flag Day 2020's)")),
+    }
+}
+
 /// A link MTU: at least 576 (1280 on a network with IPv6), at most 65535.
 fn mtu(s: &str, subnets: &[IpNet]) -> Result<u32, String> {
     let min = match subnets.iter().any(|s| matches!(s, IpNet::V6(_))) {
@@ -219,8 +227,8 @@ fn resolver(p: &mut Pass, name: &S, r: &raw::Resolver, networks: &[Network]) -> 
             },
         }
     }
+    let runs = if r.kinds.is_some() { kinds.clone() } else { Kind::ALL.to_vec() };
     if let Some(first) = r.allow.as_ref().and_then(|a| a.0.first()) {
-        let runs = if r.kinds.is_some() { kinds.clone() } else { Kind::ALL.to_vec() };
         for why in runs.iter().filter_map(|k| k.caps().acl.refusal()) {
             p.report(
                 Rule::ResolverCannot,
@@ -229,11 +237,18 @@ fn resolver(p: &mut Pass, name: &S, r: &raw::Resolver, networks: &[Network]) -> 
             );
         }
     }
+    let edns_size = r.edns_size.as_ref().and_then(|s| p.take(Rule::BadValue, s, edns_size(s)));
+    if let Some(s) = &r.edns_size {
+        for why in runs.iter().filter_map(|k| k.caps().edns_buffer.refusal()) {
+            p.report(Rule::ResolverCannot, s.pos, format!("`{}` sets `edns_size`, but {why}", name.value));
+        }
+    }
     Resolver {
         source_ports,
         kinds,
         allow,
         local_zones: vec![],
+        edns_size,
     }
 }
 

@@ -1,0 +1,71 @@
+//! `resolver: {edns_size: N}` reaches each kind's own knob: what every
+//! registered kind offers upstream, read off the wire (the OPT record of
+//! each UDP query it sent), is N on the node that sets it and the kind's
+//! default on the one that does not (for dnsmasq, which forwards the
+//! client's own size: capped at its default, 1232).
+
+mod common;
+
+const SCENARIO: &str = r#"
+name: edns-size
+description: Each kind offers upstream the EDNS size the scenario sets.
+networks:
+  internet: 203.0.113.0/24
+nodes:
+  client:
+    interfaces: { internet: 203.0.113.10 }
+  root:
+    interfaces: { internet: 203.0.113.1 }
+    server: { name: a.root-servers.net, zones: ["."] }
+  gtld:
+    interfaces: { internet: 203.0.113.2 }
+    server: { name: a.gtld-servers.net, zones: [com] }
+  ns:
+    interfaces: { internet: 203.0.113.61 }
+    server: { name: ns1.example.com, zones: [example.com] }
+  default-size:
+    interfaces: { internet: 203.0.113.53 }
+    resolver: {}
+  big-size:
+    interfaces: { internet: 203.0.113.54 }
+    resolver: { edns_size: 4096 }
+zones:
+  example.com: |
+    $ORIGIN example.com.
+    $TTL 1h
+    @    IN SOA ns1.example.com. hostmaster.example.com. ( 1 4h 1h 2w 5m )
+    www  IN A 203.0.113.80
+queries:
+  # The client offers 4096 itself: dnsmasq, a forwarder, passes the
+  # client's size on, capped at its edns-packet-max.
+  - { ask: www.example.com A, edns: { size: 4096 }, expect: NOERROR }
+"#;
+
+#[test]
+fn every_kind_offers_upstream_the_edns_size_the_scenario_sets() {
+    let dir = std::env::temp_dir().join(format!("dnslab-test-edns-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("edns-size.yaml");
+    std::fs::write(&file, SCENARIO).unwrap();
+    let out = common::run(&["run", file.to_str().unwrap(), "--resolver", &common::all_kinds(), "--format", "json", "--quiet"]);
+    std::fs::remove_dir_all(&dir).unwrap();
+    let rep: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{:?}",
+        rep["runs"].as_array().unwrap().iter().map(|o| &o["failures"]).collect::<Vec<_>>()
+    );
+    for o in rep["runs"].as_array().unwrap() {
+        let kind = o["kind"].as_str().unwrap();
+        let sizes = |node: &str| -> Vec<String> {
+            o["resolvers"][node]["edns_sizes"]
+                .as_object()
+                .map(|m| m.keys().cloned().collect())
+                .unwrap_or_default()
+        };
+        assert_eq!(sizes("big-size"), vec!["4096"], "{kind}: {:#}", o["resolvers"]["big-size"]);
+        let default = sizes("default-size");
+        assert!(!default.is_empty() && !default.contains(&"4096".to_string()), "{kind}: {default:?}");
+    }
+}
