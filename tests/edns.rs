@@ -2,7 +2,8 @@
 //! registered kind offers upstream, read off the wire (the OPT record of
 //! each UDP query it sent), is N on the node that sets it and the kind's
 //! default on the one that does not (for dnsmasq, which forwards the
-//! client's own size: capped at its default, 1232).
+//! client's own size: capped at its default, 1232). And why each went to
+//! TCP upstream, as its report says it.
 
 mod common;
 
@@ -67,5 +68,19 @@ fn every_kind_offers_upstream_the_edns_size_the_scenario_sets() {
         assert_eq!(sizes("big-size"), vec!["4096"], "{kind}: {:#}", o["resolvers"]["big-size"]);
         let default = sizes("default-size");
         assert!(!default.is_empty() && !default.contains(&"4096".to_string()), "{kind}: {default:?}");
+    }
+}
+
+/// Why each kind asked over TCP, read off the wire: in `truncated` the 2 KB
+/// answer comes back with TC=1 at the default 1232, and every kind then
+/// asks the server again over TCP, once.
+#[test]
+fn every_kind_says_it_went_to_tcp_after_tc() {
+    let out = common::run(&["run", "truncated", "--resolver", &common::all_kinds(), "--format", "json", "--quiet"]);
+    let rep: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    assert_eq!(out.status.code(), Some(0));
+    for o in rep["runs"].as_array().unwrap() {
+        let r = &o["resolvers"]["resolver"];
+        assert_eq!(r["tcp_fallbacks"], serde_json::json!({ "after TC=1": 1 }), "{}: {r:#}", o["kind"]);
     }
 }

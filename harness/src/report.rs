@@ -201,6 +201,10 @@ pub fn text(o: &Outcome) -> String {
             let sizes: Vec<String> = r.edns_sizes.iter().map(|(n, c)| format!("{n} x{c}")).collect();
             let _ = writeln!(s, "    EDNS size offered upstream over UDP: {}", sizes.join(", "));
         }
+        if !r.tcp_fallbacks.is_empty() {
+            let why: Vec<String> = r.tcp_fallbacks.iter().map(|(w, c)| format!("{w} x{c}")).collect();
+            let _ = writeln!(s, "    TCP upstream: {}", why.join(", "));
+        }
         if let Some(exit) = &r.exit {
             let _ = writeln!(s, "    stopped with SIGTERM: {exit}");
         }

@@ -11,9 +11,11 @@ use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
+mod fallback;
 mod rates;
 mod stable;
 
+pub use fallback::tcp_fallbacks;
 pub use rates::{matches_template, rates, RateResult};
 pub use stable::{lost_bucket, time_bucket};
 
@@ -255,6 +257,10 @@ pub struct ResolverReport {
     /// no OPT record) -> how many queries did.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub edns_sizes: BTreeMap<String, u32>,
+    /// Why it asked over TCP (`after TC=1`, `after UDP timeouts`, `after a
+    /// UDP answer`, `TCP first`) -> how many TCP questions upstream.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tcp_fallbacks: BTreeMap<String, u32>,
     pub source_ports: Option<String>,
     /// Upstream queries, grouped; see [`Upstream`].
     pub upstream: Vec<Upstream>,

@@ -107,6 +107,7 @@ impl Live {
                 exit: None,
                 warnings,
                 edns_sizes: BTreeMap::new(),
+                tcp_fallbacks: BTreeMap::new(),
                 source_ports,
                 upstream: vec![],
                 leaked: BTreeMap::new(),
@@ -177,6 +178,9 @@ impl Live {
         }
         let owner = |a: IpAddr| scenario.node_of(a).map(|n| n.name.clone());
         let messages = crate::wire::messages(&frames, owner, t0_ns);
+        for (node, report) in reports.iter_mut() {
+            report.tcp_fallbacks = outcome::tcp_fallbacks(&messages, node);
+        }
         let (mut firewalls, mut rulesets) = (BTreeMap::new(), BTreeMap::new());
         for n in &scenario.nodes {
             if !n.firewall.is_empty() {
