@@ -160,6 +160,43 @@ fn truncated() {
     }
 }
 
+/// What each kind does when the fragments of its 4096-byte answers are
+/// dropped: the outcome says it, read off the wire.
+#[test]
+fn flag_day_2020() {
+    let report = check("flag-day-2020");
+    for o in &report.runs {
+        let r = &o.resolvers["resolver"];
+        let tcp: Vec<&str> = r.tcp_fallbacks.keys().map(String::as_str).collect();
+        let want: &[&str] = match o.kind.name() {
+            "unbound" | "dnsmasq" => &["after TC=1"],
+            "kresd" => &["after UDP timeouts"],
+            _ => &[],
+        };
+        assert_eq!(tcp, want, "{}: {r:?}", o.kind);
+        // dnsmasq passes on the client's 1232; every other kind offered 4096
+        // (unbound, once it gave up on it, 1472).
+        let sizes: Vec<&str> = r.edns_sizes.keys().map(String::as_str).collect();
+        let want: &[&str] = match o.kind.name() {
+            "dnsmasq" => &["1232"],
+            "unbound" => &["1472", "4096"],
+            _ => &["4096"],
+        };
+        assert_eq!(sizes, want, "{}", o.kind);
+        assert!(o.firewalls["dc-edge"]["frag_drop"] > 0 || o.kind.name() == "dnsmasq", "{}", o.kind);
+    }
+}
+
+#[test]
+fn flag_day_2020_fixed() {
+    let report = check("flag-day-2020-fixed");
+    for o in &report.runs {
+        assert_eq!(o.firewalls["dc-edge"]["frag_drop"], 0, "{}: nothing fragments at 1232", o.kind);
+        let r = &o.resolvers["resolver"];
+        assert_eq!(r.tcp_fallbacks.keys().collect::<Vec<_>>(), ["after TC=1"], "{}", o.kind);
+    }
+}
+
 #[test]
 fn cname_chain() {
     check("cname-chain");
