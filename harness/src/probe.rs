@@ -207,7 +207,8 @@ async fn attempt(a: &Ask, transport: Transport) -> (Attempt, Option<Message>) {
                 } else {
                     tokio::net::TcpSocket::new_v6()?
                 };
-                sock.set_reuseaddr(true)?;
+                // Only for a port asked for (see `udp_socket`).
+                sock.set_reuseaddr(local.port() != 0)?;
                 sock.bind(local)?;
                 port = sock.local_addr()?.port();
                 let mut s = sock.connect((a.server, 53).into()).await?;
@@ -250,14 +251,18 @@ async fn attempt(a: &Ask, transport: Transport) -> (Attempt, Option<Message>) {
     (attempt, message)
 }
 
-/// A UDP socket bound to `local` with SO_REUSEADDR. The previous probe from
-/// the same port may still be bound for a moment after we closed it: a fork
-/// elsewhere in the process (starting a resolver, running nft) holds a copy
-/// of every fd until it execs. Connected sockets still get only their own
-/// replies: the kernel prefers the exact 4-tuple.
+/// A UDP socket bound to `local`, with SO_REUSEADDR when `local` names a
+/// port: the previous probe from the same port may still be bound for a
+/// moment after we closed it (a fork elsewhere in the process, starting a
+/// resolver or running nft, holds a copy of every fd until it execs).
+/// Never for port 0: with SO_REUSEADDR the kernel may hand two sockets the
+/// same ephemeral port, and two questions in flight to the same resolver
+/// then share a 4-tuple, so one of them gets the other's answer and times
+/// out (seen once in lame-delegation-fixed: the answer reached the client
+/// node, the stub waited 20 s).
 fn udp_socket(local: SocketAddr) -> std::io::Result<tokio::net::UdpSocket> {
     let s = socket2::Socket::new(socket2::Domain::for_address(local), socket2::Type::DGRAM, Some(socket2::Protocol::UDP))?;
-    s.set_reuse_address(true)?;
+    s.set_reuse_address(local.port() != 0)?;
     s.set_nonblocking(true)?;
     s.bind(&local.into())?;
     tokio::net::UdpSocket::from_std(s.into())
