@@ -6,7 +6,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::RwLock;
 
 use serde_json::Value;
@@ -226,26 +226,10 @@ fn valgrind_wraps_every_resolver_and_its_report_is_in_the_evidence() {
     }
 }
 
-/// Processes of any PID namespace but ours, with their namespace: a lab's
-/// resolvers, whatever their program (a custom binary, valgrind, a shell).
-fn foreign_processes() -> Vec<String> {
-    let ours = std::fs::read_link("/proc/self/ns/pid").unwrap();
-    let mut out = Vec::new();
-    for p in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(ns) = std::fs::read_link(p.path().join("ns/pid")) else { continue };
-        if ns != ours && p.file_name().to_string_lossy().chars().all(|c| c.is_ascii_digit()) {
-            let comm = std::fs::read_to_string(p.path().join("comm")).unwrap_or_default();
-            out.push(format!("{} {}", ns.display(), comm.trim()));
-        }
-    }
-    out.sort();
-    out
-}
-
 #[test]
 fn a_wrapped_build_that_ends_badly_fails_the_run_and_leaves_no_process() {
     let _h = HOST.write().unwrap();
-    let before = foreign_processes();
+    let before = common::lab_processes();
     let t = Temp::new("bad");
     // A wrapper that ends with 99 when stopped, as valgrind does with errors;
     // its shell and the resolver it started are both in the lab's PID namespace.
@@ -268,7 +252,7 @@ fn a_wrapped_build_that_ends_badly_fails_the_run_and_leaves_no_process() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(text.contains("ended with exit status: 99 when stopped"), "{text}");
-    assert!(common::eventually(5, || foreign_processes() == before), "left: {:?}", foreign_processes());
+    assert!(common::eventually(5, || common::lab_processes() == before), "left: {}", common::lab_processes());
 }
 
 #[test]
@@ -317,6 +301,8 @@ fn resolver_config_is_merged_and_a_repeated_option_is_warned_about() {
 
 #[test]
 fn bad_builds_are_all_reported_at_once_before_anything_is_built() {
+    let _h = HOST.write().unwrap();
+    let before = common::host_state();
     let t = Temp::new("badargs");
     let plain = t.0.join("not-executable");
     std::fs::write(&plain, "").unwrap();
@@ -343,5 +329,6 @@ fn bad_builds_are_all_reported_at_once_before_anything_is_built() {
     ] {
         assert!(err.contains(want), "{want}:\n{err}");
     }
-    assert!(!Path::new("/var/tmp").join("dnslab-msft-lowport").exists());
+    // Refused in the starter: no supervisor, no lab, nothing left.
+    assert_eq!(common::host_state(), before);
 }

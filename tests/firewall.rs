@@ -114,7 +114,7 @@ fn rules_that_cannot_match_where_they_are_judged_are_refused() {
         )
         .replace("big_to_client2: { sport: 53,", "big_to_client2: { proto: [udp, tcp], sport: 53,")
         .replace("saddr: lan, daddr: 198.51.100.3", "saddr: 2001:db8:2::/64, daddr: 198.51.100.3")
-        .replace("in: lan, action: drop }", "in: nowhere, action: drop }");
+        .replace("in: lan, action: drop }", "in: nowhere, action: reject }");
     let dir = std::env::temp_dir().join(format!("dnslab-test-firewall-bad-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("bad.yaml");
@@ -129,10 +129,11 @@ fn rules_that_cannot_match_where_they_are_judged_are_refused() {
         "over TCP a message has no such size",
         "share no IP version",
         "no interface on `nowhere`",
+        "sends no ICMP error",
     ] {
         assert!(err.contains(want), "{want}:\n{err}");
     }
-    assert_eq!(err.lines().filter(|l| l.contains(" bad-firewall-rule: ")).count(), 5, "{err}");
+    assert_eq!(err.lines().filter(|l| l.contains(" bad-firewall-rule: ")).count(), 6, "{err}");
 }
 
 #[test]

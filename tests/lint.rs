@@ -109,6 +109,11 @@ probes:
     );
     assert_eq!(r2.expect_for("new", Kind::Dnsmasq), r2.expect_for("new", Kind::Unbound));
     assert_eq!(s.build_targets().into_iter().collect::<Vec<_>>(), vec![("r2".to_string(), "new".to_string())]);
+    // A kind's name mistyped is no build's name.
+    let typo = harness::scenario::parse(std::path::Path::new("grammar.yaml"), &text.replace("r2@new:", "r2@unboud:"))
+        .unwrap_err()
+        .to_string();
+    assert!(typo.contains("too like `unbound`"), "{typo}");
     // `random` is the default source port, so it can be a key without being written.
     assert_eq!(s.probes[0].expect.outcome.len(), 1);
     assert!(s.probes[0].stub.edns.is_none() && !s.probes[0].stub.rd);

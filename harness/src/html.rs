@@ -56,7 +56,8 @@ pub fn page(rep: &RunReport, topology_svg: &str, pcap_root: &str, pcaps: &[(Stri
 /// Which build each run started: kind, binary, version, SHA-256, wrapper.
 fn builds(rep: &RunReport) -> String {
     let mut h = String::from("<h2>Builds: what each run started on its resolver nodes</h2><table><tr><th>run</th><th>what</th></tr>");
-    for o in &rep.runs {
+    // An outcome from before schema 3 does not say which build ran.
+    for o in rep.runs.iter().filter(|o| !o.build.name.is_empty()) {
         let rows: Vec<String> = o
             .build
             .properties(o.kind)

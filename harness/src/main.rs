@@ -296,12 +296,13 @@ fn load_with_builds(name: &str, asked: &BuildArgs, up: bool) -> Result<(scenario
     let mut asked = asked.asked();
     // The starter only checks; the supervisor runs version commands and hashes.
     asked.options.check_only = !supervise::is_supervisor();
-    if up && asked.resolver.is_empty() && asked.file.is_none() && std::env::var_os(resolver::choose::ENV).is_none() {
+    if up && asked.resolver.is_empty() && asked.file.is_none() && resolver::choose::from_env().is_none() {
         asked.resolver.push("hickory".into());
     }
     let (builds, skipped) = resolver::choose::choose(&asked, &s).map_err(|problems| {
-        for p in problems {
-            eprintln!("dnslab: {p}");
+        // Paths, names and a custom file's text are the user's: escaped.
+        for line in problems.iter().flat_map(|p| p.lines()) {
+            eprintln!("dnslab: {}", harness::text::escape(line));
         }
         ExitCode::from(2)
     })?;
@@ -497,7 +498,8 @@ fn audit(name: &str, asked: &BuildArgs, format: Format) -> ExitCode {
         },
         false => builds,
     };
-    let kinds: Vec<resolver::Kind> = builds.iter().map(|b| b.kind).collect();
+    // What `expect_findings: {kinds: ...}` sees of each build.
+    let kinds: Vec<resolver::Kind> = builds.iter().map(|b| b.acts_as()).collect();
     for (i, b) in builds.iter().enumerate() {
         match audit::live_checks(&s, b, i == 0) {
             Ok(f) => findings.extend(f),

@@ -65,7 +65,11 @@ pub fn text(o: &Outcome) -> String {
         .into_iter()
         .collect();
     let _ = writeln!(s, "== {} with {} ({})", o.scenario, o.name(), versions.join(", "));
-    let _ = writeln!(s, "{}\n", o.build.line(o.kind));
+    // An outcome from before schema 3 does not say which build ran.
+    if !o.build.name.is_empty() {
+        let _ = writeln!(s, "{}", o.build.line(o.kind));
+    }
+    s.push('\n');
     if !o.probes.is_empty() {
         let _ = writeln!(s, "Probes: queries sent straight to a server, like `dig -b 0.0.0.0#PORT NAME @SERVER`");
         let mut rows = vec![["FROM", "SERVER", "QUERY", "VIA", "SOURCE PORT", "RESULT", "TIME", "EXPECTED"]

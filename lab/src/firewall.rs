@@ -170,6 +170,12 @@ impl Filter {
         }
     }
 
+    /// Can no packet match it? (Its sources and destinations, and its
+    /// `family`, share no IP version: it renders to no rule at all.)
+    pub fn matches_nothing(&self) -> bool {
+        self.lines().is_empty()
+    }
+
     /// Its nft rules: one per family its addresses (or `family`) allow;
     /// `[]` when no family can match (its `saddr` are all IPv4 and its
     /// `daddr` all IPv6).

@@ -82,13 +82,18 @@ impl Process {
         Ok(if stopped { ProcState::Stopped } else { ProcState::Alive })
     }
 
-    /// SIGTERM, then SIGKILL after `grace`; returns how it ended.
+    /// SIGTERM (and SIGCONT, for a stopped one), then SIGKILL after
+    /// `grace`; returns how it ended.
     pub fn stop(&mut self, grace: Duration) -> io::Result<ExitStatus> {
         if let Some(s) = self.child.try_wait()? {
             return Ok(s);
         }
-        // SAFETY: signalling our own child, not yet reaped.
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        // SAFETY: signalling our own child, not yet reaped. A stopped one
+        // (state T) gets SIGTERM only once it is continued.
+        unsafe {
+            libc::kill(self.child.id() as i32, libc::SIGTERM);
+            libc::kill(self.child.id() as i32, libc::SIGCONT);
+        }
         let end = Instant::now() + grace;
         while Instant::now() < end {
             if let Some(s) = self.child.try_wait()? {

@@ -24,9 +24,17 @@ fn sh(cmd: &str) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
-/// Every process of a PID namespace but ours, as `pid:[INODE] COMM`: a
-/// lab's processes, zombies among them, whatever their program.
-const LAB_PROCESSES: &str = "ours=$(readlink /proc/$$/ns/pid); for p in /proc/[0-9]*; do ns=$(readlink $p/ns/pid 2>/dev/null) && [ \"$ns\" != \"$ours\" ] && echo \"$ns $(cat $p/comm 2>/dev/null)\"; done | sort";
+/// Every process of a lab's PID namespace (one a dnslab supervisor lives
+/// in, other than ours), as `pid:[INODE] COMM`: the lab's processes,
+/// zombies among them, whatever their program (a custom binary, a
+/// wrapper's shell, valgrind). Other PID namespaces on the host
+/// (containers, sandboxes) are not a lab's and are left out.
+const LAB_PROCESSES: &str = "ours=$(readlink /proc/$$/ns/pid); labs=$(for p in /proc/[0-9]*; do [ \"$(cat $p/comm 2>/dev/null)\" = dnslab ] && readlink $p/ns/pid; done 2>/dev/null | sort -u | grep -vxF \"$ours\"); for p in /proc/[0-9]*; do ns=$(readlink $p/ns/pid 2>/dev/null) && [ -n \"$labs\" ] && echo \"$labs\" | grep -qxF \"$ns\" && echo \"$ns $(cat $p/comm 2>/dev/null)\"; done | sort";
+
+/// [`LAB_PROCESSES`], one a line.
+pub fn lab_processes() -> String {
+    sh(LAB_PROCESSES)
+}
 
 /// Everything of the host that a lab must never change, plus what a lab
 /// could leave behind: named namespaces, links, lab processes.

@@ -242,6 +242,11 @@ fn one(w: &Written, identify: bool) -> Result<Build, String> {
     if let Some(n) = &w.name {
         crate::scenario::values::ident(n, NAME_MAX).map_err(|e| format!("build name {e}"))?;
     }
+    // A NAME that is another kind's name would label its runs, evidence
+    // and `NODE@KIND` expectations as that kind.
+    if let Some(n) = w.name.as_deref().filter(|n| *n != w.kind && (*n == "custom" || Kind::parse(n).is_some())) {
+        return Err(format!("`{n}` is a kind's name: name a build of {} otherwise", w.kind));
+    }
     if w.kind == "custom" {
         let file = w.path.as_deref().ok_or("a custom kind needs its file: `NAME=custom:FILE`")?;
         let file = Path::new(file).canonicalize().map_err(|e| format!("{file}: {e}"))?;
@@ -361,9 +366,11 @@ fn add_config(builds: &mut [Build], given: &str) -> Result<(), String> {
     let (name, file) = given.split_once('=').ok_or("write NAME=FILE, NAME a build's name or a kind")?;
     let text = crate::text::read_bounded(Path::new(file), CONFIG_MAX).map_err(|e| format!("{file}: {e}"))?;
     let path = PathBuf::from(file);
-    let by_name = builds.iter().any(|b| b.name == name);
+    // A kind's name means every build of it (a build can bear a kind's
+    // name only when it is of that kind); any other, the build of that name.
+    let by_kind = Kind::parse(name).is_some() || name == "custom";
     let mut hit = false;
-    for b in builds.iter_mut().filter(|b| if by_name { b.name == name } else { b.kind.name() == name }) {
+    for b in builds.iter_mut().filter(|b| if by_kind { b.kind.name() == name } else { b.name == name }) {
         if let Some(why) = b.caps().extra_config.refusal() {
             return Err(format!("{}: {why}", b.name));
         }

@@ -63,6 +63,9 @@ pub struct Capabilities {
     pub ipv6: Can,
     /// Setting the EDNS UDP buffer size it advertises upstream.
     pub edns_buffer: Can,
+    /// The largest size its knob takes, when it has a limit of its own
+    /// (named: 4096, silently lowered above it).
+    pub edns_max: Option<u16>,
     /// Turning TCP to upstream servers on or off.
     pub tcp_upstream: Can,
     /// Validating DNSSEC against a trust anchor of the lab's.
@@ -88,6 +91,7 @@ pub const NOTHING: Capabilities = Capabilities {
     local_zones: UNDECLARED,
     ipv6: UNDECLARED,
     edns_buffer: UNDECLARED,
+    edns_max: None,
     tcp_upstream: UNDECLARED,
     dnssec_validation: UNDECLARED,
     negative_trust_anchors: UNDECLARED,

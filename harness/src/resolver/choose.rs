@@ -43,7 +43,12 @@ fn written(asked: &Asked) -> Result<Option<Vec<Written>>, Vec<String>> {
         let text = crate::text::read_bounded(f, build::CONFIG_MAX).map_err(|e| vec![format!("--resolver-file {}: {e}", f.display())])?;
         return Ok(Some(build::file_lines(&text)));
     }
-    Ok(std::env::var(ENV).ok().filter(|v| !v.trim().is_empty()).map(|v| build::list(&v)))
+    Ok(from_env().map(|v| build::list(&v)))
+}
+
+/// `DNSLAB_RESOLVERS`, when it is set to something (empty is unset).
+pub fn from_env() -> Option<String> {
+    std::env::var(ENV).ok().filter(|v| !v.trim().is_empty())
 }
 
 /// The builds to run `s` with, and what was skipped (not installed: how to

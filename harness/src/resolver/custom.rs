@@ -137,6 +137,7 @@ pub fn load(file: &Path) -> Result<Custom, String> {
         local_zones: can("local_zones", c.local_zones),
         ipv6: can("ipv6", c.ipv6),
         edns_buffer: can("edns_buffer", c.edns_buffer),
+        edns_max: None,
         tcp_upstream: can("tcp_upstream", c.tcp_upstream),
         dnssec_validation: can("dnssec_validation", c.dnssec_validation),
         negative_trust_anchors: can("negative_trust_anchors", c.negative_trust_anchors),

@@ -181,11 +181,14 @@ pub fn refusal(spec: &Spec) -> Option<&'static str> {
     let caps = spec.build.caps();
     let low = spec.source_ports.is_some_and(|p| p.lo < 1024);
     let v6 = spec.v6().is_some();
+    let over = spec.edns_size.zip(caps.edns_max).is_some_and(|(n, max)| n > max);
     [
         (low, caps.low_ports),
         (!spec.allow.is_empty(), caps.acl),
         (!spec.local_zones.is_empty(), caps.local_zones),
         (v6, caps.ipv6),
+        (spec.edns_size.is_some(), caps.edns_buffer),
+        (over, Can::No("its EDNS size knob takes no more than its `edns_max`")),
     ]
     .into_iter()
     .find_map(|(needed, can)| needed.then(|| can.refusal()).flatten())
@@ -200,6 +203,15 @@ pub fn start(spec: &Spec, ready_within: Duration) -> Result<Running, String> {
     let mut running = spec.build.adapter().start(spec)?;
     wait_ready(spec, &mut running, ready_within * spec.build.factor())?;
     Ok(running)
+}
+
+impl Drop for Running {
+    /// A wrapped resolver gets SIGTERM and its grace here too (a run that
+    /// fails early, `dnslab up` at `down`, `audit`): valgrind writes its
+    /// report. Any other is killed by its guard.
+    fn drop(&mut self) {
+        let _ = self.stop();
+    }
 }
 
 impl Running {
@@ -388,6 +400,9 @@ pub(crate) fn version_line(bin: &Path, command: &[String]) -> String {
         return String::new();
     };
     let mut cmd = std::process::Command::new(program);
+    // A group of its own: what it leaves behind (a wrapper script's child
+    // holding the pipe) is killed with it, so the read below ends.
+    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
     cmd.args(args).stdin(std::process::Stdio::null()).stdout(writer).stderr(w2);
     let Ok(mut child) = cmd.spawn() else {
         return String::new();
@@ -398,6 +413,9 @@ pub(crate) fn version_line(bin: &Path, command: &[String]) -> String {
     while matches!(child.try_wait(), Ok(None)) && Instant::now() < end {
         std::thread::sleep(Duration::from_millis(5));
     }
+    // SAFETY: signalling the process group we just made (its id is the
+    // child's pid, whether or not the child has been reaped yet).
+    unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
     let _ = child.kill();
     let _ = child.wait();
     let mut out = Vec::new();

@@ -29,6 +29,7 @@ const CAPS: Capabilities = Capabilities {
     local_zones: Can::Yes("local= + host-record, ptr-record, cname"),
     ipv6: Can::Yes("listen-address"),
     edns_buffer: Can::Yes("edns-packet-max (a cap: as a forwarder it passes on the client's own EDNS size, up to it)"),
+    edns_max: None,
     tcp_upstream: Can::No("dnsmasq forwards over the transport the client used; no setting changes that"),
     dnssec_validation: Can::Yes("dnssec + trust-anchor= (DS form only)"),
     negative_trust_anchors: Can::No("dnsmasq 2.90 has no negative trust anchors"),

@@ -46,6 +46,7 @@ const CAPS: Capabilities = Capabilities {
     local_zones: Can::Yes("answered by our handler"),
     ipv6: Can::Yes("PortPicker's source address per family"),
     edns_buffer: Can::Yes("RecursorOptions::edns_payload_len"),
+    edns_max: None,
     tcp_upstream: Can::No("hickory's recursor retries over TCP on its own; no setting forces TCP or turns it off"),
     dnssec_validation: Can::Yes("DnssecPolicyConfig with a TrustAnchors of the lab's root"),
     negative_trust_anchors: Can::No("hickory 0.26 has no negative trust anchors"),

@@ -31,6 +31,7 @@ const CAPS: Capabilities = Capabilities {
     local_zones: Can::Yes("policy rules (policy.ANSWER)"),
     ipv6: Can::Yes("net.ipv6 + net.outgoing_v6"),
     edns_buffer: Can::Yes("net.bufsize"),
+    edns_max: None,
     tcp_upstream: Can::Yes("policy.FLAGS('TCP') (on only)"),
     dnssec_validation: Can::Yes("trust_anchors.add_file"),
     negative_trust_anchors: Can::Yes("trust_anchors.set_insecure"),

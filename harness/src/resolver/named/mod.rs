@@ -30,6 +30,8 @@ const CAPS: Capabilities = Capabilities {
     local_zones: Can::Yes("zone { type primary; }"),
     ipv6: Can::Yes("listen-on-v6 + query-source-v6"),
     edns_buffer: Can::Yes("edns-udp-size"),
+    // edns-udp-size and max-udp-size take 512-4096 and lower anything above.
+    edns_max: Some(4096),
     tcp_upstream: Can::Yes("server ::/0 { tcp-only yes; } (on only: named always retries a truncated answer over TCP)"),
     dnssec_validation: Can::Yes("trust-anchors { . static-ds ... }; with dnssec-validation yes"),
     negative_trust_anchors: Can::Yes("validate-except"),

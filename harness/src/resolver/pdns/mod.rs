@@ -30,6 +30,7 @@ const CAPS: Capabilities = Capabilities {
     local_zones: Can::Yes("auth-zones"),
     ipv6: Can::Yes("local-address + query-local-address"),
     edns_buffer: Can::Yes("edns-outgoing-bufsize"),
+    edns_max: None,
     tcp_upstream: Can::No("PowerDNS Recursor has no setting that sends every upstream query over TCP or refuses TCP retries"),
     dnssec_validation: Can::Yes("dnssec=validate + readTrustAnchorsFromFile (Lua)"),
     negative_trust_anchors: Can::Yes("addNTA (Lua)"),

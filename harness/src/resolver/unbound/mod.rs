@@ -30,6 +30,7 @@ const CAPS: Capabilities = Capabilities {
     local_zones: Can::Yes("local-zone + local-data"),
     ipv6: Can::Yes("do-ip6 + outgoing-interface"),
     edns_buffer: Can::Yes("edns-buffer-size"),
+    edns_max: None,
     tcp_upstream: Can::Yes("tcp-upstream / do-tcp"),
     dnssec_validation: Can::Yes("trust-anchor-file (module-config: \"validator iterator\")"),
     negative_trust_anchors: Can::Yes("domain-insecure"),

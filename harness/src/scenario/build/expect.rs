@@ -131,6 +131,18 @@ pub(super) fn node_key(p: &mut Pass, rule: Rule, key: &S, via: &[String]) -> Opt
         None => None,
         Some(k) => match Kind::parse(k) {
             Some(kind) => Some(Target::Kind(kind)),
+            None if near_a_kind(k).is_some() => {
+                let kind = near_a_kind(k).unwrap_or_default();
+                p.report(
+                    rule,
+                    key.pos,
+                    format!(
+                        "`{}`: `{k}` is no kind, and too like `{kind}` to be a build's name: write `{node}@{kind}`",
+                        key.value
+                    ),
+                );
+                return None;
+            }
             None if v::ident(k, crate::resolver::build::NAME_MAX).is_ok() => Some(Target::Build(k.to_string())),
             None => {
                 p.report(
@@ -147,6 +159,26 @@ pub(super) fn node_key(p: &mut Pass, rule: Rule, key: &S, via: &[String]) -> Opt
         },
     };
     ok.then(|| (node.to_string(), target))
+}
+
+/// The kind `name` is one or two edits from, if any: `unboud`, `bind`
+/// for named is not caught, `kresd2` is.
+fn near_a_kind(name: &str) -> Option<&'static str> {
+    fn distance(a: &str, b: &str) -> usize {
+        let b: Vec<char> = b.chars().collect();
+        let mut row: Vec<usize> = (0..=b.len()).collect();
+        for (i, ca) in a.chars().enumerate() {
+            let mut prev = row[0];
+            row[0] = i + 1;
+            for (j, cb) in b.iter().enumerate() {
+                let cur = row[j + 1];
+                row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+                prev = cur;
+            }
+        }
+        row[b.len()]
+    }
+    Kind::ALL.into_iter().map(|k| k.name()).find(|k| distance(name, k) <= 2)
 }
 
 /// `[]`, `{}`, or a field with an empty list (`outcome: []`).

@@ -170,9 +170,15 @@ fn interface(p: &mut Pass, name: &S, net: &S, interfaces: &[(String, Vec<IpAddr>
 fn consistent(p: &mut Pass, name: &S, r: &raw::FirewallRule, f: &Filter) {
     let at = name.pos;
     let mut say = |detail: String| p.report(Rule::BadFirewallRule, at, detail);
-    if f.fragments == Some(Fragments::NonFirst) && (f.dport.is_some() || f.sport.is_some() || !f.except_sport.is_empty()) {
+    if f.fragments.is_some() && (f.dport.is_some() || f.sport.is_some() || !f.except_sport.is_empty()) {
         say(format!(
-            "rule `{}` matches ports on non-first fragments, which carry no transport header and so no ports: leave the ports out, or use `fragments: all`",
+            "rule `{}` matches ports on fragments: those after the first carry no transport header and so no ports; leave the ports out (`in:` and addresses say where fragments come from)",
+            name.value
+        ));
+    }
+    if f.fragments.is_some() && f.action == Action::Reject {
+        say(format!(
+            "rule `{}` rejects fragments: the kernel sends no ICMP error for a fragment after the first, so a reject would be a silent drop; write `action: drop`",
             name.value
         ));
     }
@@ -185,11 +191,7 @@ fn consistent(p: &mut Pass, name: &S, r: &raw::FirewallRule, f: &Filter) {
             name.value
         ));
     }
-    let fams = |nets: &[IpNet]| (nets.iter().any(|n| matches!(n, IpNet::V4(_))), nets.iter().any(|n| matches!(n, IpNet::V6(_))));
-    let ((s4, s6), (d4, d6)) = (fams(&f.saddr), fams(&f.daddr));
-    let v4 = (f.saddr.is_empty() || s4) && (f.daddr.is_empty() || d4) && f.family != Some(lab::Family::Ip6);
-    let v6 = (f.saddr.is_empty() || s6) && (f.daddr.is_empty() || d6) && f.family != Some(lab::Family::Ip);
-    if !v4 && !v6 {
+    if f.matches_nothing() {
         say(format!("rule `{}` matches no packet: its addresses and family share no IP version", name.value));
     }
 }

@@ -242,6 +242,14 @@ fn resolver(p: &mut Pass, name: &S, r: &raw::Resolver, networks: &[Network]) -> 
         for why in runs.iter().filter_map(|k| k.caps().edns_buffer.refusal()) {
             p.report(Rule::ResolverCannot, s.pos, format!("`{}` sets `edns_size`, but {why}", name.value));
         }
+        for k in runs.iter().filter(|k| edns_size.zip(k.caps().edns_max).is_some_and(|(n, max)| n > max)) {
+            let max = k.caps().edns_max.unwrap_or_default();
+            let detail = format!(
+                "`{}` sets `edns_size: {}`, but {k} takes at most {max} (it would offer {max}): leave {k} out of `kinds:`",
+                name.value, s.value
+            );
+            p.report(Rule::ResolverCannot, s.pos, detail);
+        }
     }
     Resolver {
         source_ports,
