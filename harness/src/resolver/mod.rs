@@ -408,15 +408,27 @@ pub(crate) fn version_line(bin: &Path, command: &[String]) -> String {
         return String::new();
     };
     drop(cmd);
-    // A version command that hangs is given 5 s, then killed.
+    // A version command that hangs is given 5 s, then killed. It is waited
+    // for without being reaped (WNOWAIT): its pid, which is its group's id,
+    // stays ours until the group is killed, so no other process's group can
+    // be signalled by mistake.
     let end = Instant::now() + Duration::from_secs(5);
-    while matches!(child.try_wait(), Ok(None)) && Instant::now() < end {
+    let pid = child.id();
+    loop {
+        // SAFETY: waitid on our own unreaped child into a zeroed siginfo;
+        // WNOWAIT leaves it for the wait below.
+        let exited = unsafe {
+            let mut info: libc::siginfo_t = std::mem::zeroed();
+            libc::waitid(libc::P_PID, pid, &mut info, libc::WEXITED | libc::WNOHANG | libc::WNOWAIT) == 0 && info.si_pid() != 0
+        };
+        if exited || Instant::now() > end {
+            break;
+        }
         std::thread::sleep(Duration::from_millis(5));
     }
-    // SAFETY: signalling the process group we just made (its id is the
-    // child's pid, whether or not the child has been reaped yet).
-    unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
-    let _ = child.kill();
+    // SAFETY: signalling the process group we made, whose leader is not
+    // reaped yet: whatever it left holding the pipe goes with it.
+    unsafe { libc::kill(-(pid as i32), libc::SIGKILL) };
     let _ = child.wait();
     let mut out = Vec::new();
     let _ = reader.take(64 << 10).read_to_end(&mut out);
