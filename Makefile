@@ -8,9 +8,10 @@ DNSLAB := target/release/dnslab
 # registry says which: `dnslab kinds --packages`), and dig; tshark reads the
 # pcaps back, zonemaster-cli audits our servers from outside, and headless
 # chromium renders the HTML report (with a font of its own:
-# --no-install-recommends brings none).
+# --no-install-recommends brings none); valgrind wraps resolvers in
+# tests/byo.rs (`--wrap`).
 LAB_PACKAGES := nftables iproute2
-TEST_TOOLS := dnsutils tshark zonemaster-cli chromium fonts-dejavu-core
+TEST_TOOLS := dnsutils tshark zonemaster-cli chromium fonts-dejavu-core valgrind
 
 .PHONY: all deps deps-lab install build scenario test lint bench fuzz soak clean
 

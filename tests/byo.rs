@@ -9,38 +9,12 @@ mod common;
 use std::path::PathBuf;
 use std::sync::RwLock;
 
+use common::Temp;
 use serde_json::Value;
 
 /// The leak test takes it alone: a lab of another test running beside it
 /// would look like a leftover.
 static HOST: RwLock<()> = RwLock::new(());
-
-/// A directory of this test's own, removed when dropped.
-struct Temp(PathBuf);
-
-impl Temp {
-    fn new(what: &str) -> Temp {
-        let p = std::env::temp_dir().join(format!("dnslab-test-byo-{what}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        Temp(p)
-    }
-
-    /// An executable script `name` holding `body`.
-    fn script(&self, name: &str, body: &str) -> PathBuf {
-        use std::os::unix::fs::PermissionsExt;
-        let p = self.0.join(name);
-        std::fs::write(&p, body).unwrap();
-        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
-        p
-    }
-}
-
-impl Drop for Temp {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// A developer's build: a script that logs how it was started, then
 /// becomes the real unbound.
@@ -76,7 +50,7 @@ fn stable(rep: &Value, name: &str) -> Value {
 #[test]
 fn a_developers_build_runs_through_kind_path_and_is_named_in_every_report() {
     let _h = HOST.read().unwrap();
-    let t = Temp::new("dev");
+    let t = Temp::new("byo-dev");
     let (script, log) = wrapper(&t);
     let (junit, ev) = (t.0.join("junit.xml"), t.0.join("evidence"));
     let build = format!("unbound:{}", script.display());
@@ -125,7 +99,7 @@ fn a_developers_build_runs_through_kind_path_and_is_named_in_every_report() {
 #[test]
 fn dnslab_resolvers_and_a_resolver_file_name_builds_as_resolver_does() {
     let _h = HOST.read().unwrap();
-    let t = Temp::new("env");
+    let t = Temp::new("byo-env");
     // A path with a comma: only a file can hold it.
     let dir = t.0.join("build,1");
     std::fs::create_dir_all(&dir).unwrap();
@@ -151,7 +125,7 @@ fn dnslab_resolvers_and_a_resolver_file_name_builds_as_resolver_does() {
 #[test]
 fn two_builds_of_one_kind_run_side_by_side_and_agree() {
     let _h = HOST.read().unwrap();
-    let t = Temp::new("pair");
+    let t = Temp::new("byo-pair");
     let (script, _) = wrapper(&t);
     let ev = t.0.join("evidence");
     let builds = format!("old=unbound:/usr/sbin/unbound,new=unbound:{}", script.display());
@@ -200,7 +174,7 @@ fn unbound_declared_as_a_custom_kind_gives_the_built_in_outcome() {
 #[test]
 fn valgrind_wraps_every_resolver_and_its_report_is_in_the_evidence() {
     let _h = HOST.read().unwrap();
-    let t = Temp::new("vg");
+    let t = Temp::new("byo-vg");
     let ev = t.0.join("evidence");
     let out = common::run(&[
         "run",
@@ -230,7 +204,7 @@ fn valgrind_wraps_every_resolver_and_its_report_is_in_the_evidence() {
 fn a_wrapped_build_that_ends_badly_fails_the_run_and_leaves_no_process() {
     let _h = HOST.write().unwrap();
     let before = common::lab_processes();
-    let t = Temp::new("bad");
+    let t = Temp::new("byo-bad");
     // A wrapper that ends with 99 when stopped, as valgrind does with errors;
     // its shell and the resolver it started are both in the lab's PID namespace.
     let wrap = t.script(
@@ -258,7 +232,7 @@ fn a_wrapped_build_that_ends_badly_fails_the_run_and_leaves_no_process() {
 #[test]
 fn resolver_config_is_merged_and_a_repeated_option_is_warned_about() {
     let _h = HOST.read().unwrap();
-    let t = Temp::new("conf");
+    let t = Temp::new("byo-conf");
     let (u, n) = (t.0.join("unbound-extra.conf"), t.0.join("named-extra.conf"));
     std::fs::write(&u, "    num-threads: 1\n    log-servfail: yes\n").unwrap();
     std::fs::write(&n, "recursion no;\n").unwrap();
@@ -303,7 +277,7 @@ fn resolver_config_is_merged_and_a_repeated_option_is_warned_about() {
 fn bad_builds_are_all_reported_at_once_before_anything_is_built() {
     let _h = HOST.write().unwrap();
     let before = common::host_state();
-    let t = Temp::new("badargs");
+    let t = Temp::new("byo-badargs");
     let plain = t.0.join("not-executable");
     std::fs::write(&plain, "").unwrap();
     let builds = format!("Bad=unbound,unbund,hickory:/bin/true,unbound:{},x=custom:/nonexistent.yaml", plain.display());

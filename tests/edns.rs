@@ -44,12 +44,9 @@ queries:
 
 #[test]
 fn every_kind_offers_upstream_the_edns_size_the_scenario_sets() {
-    let dir = std::env::temp_dir().join(format!("dnslab-test-edns-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("edns-size.yaml");
-    std::fs::write(&file, SCENARIO).unwrap();
+    let t = common::Temp::new("edns");
+    let file = t.file("edns-size.yaml", SCENARIO);
     let out = common::run(&["run", file.to_str().unwrap(), "--resolver", &common::all_kinds(), "--format", "json", "--quiet"]);
-    std::fs::remove_dir_all(&dir).unwrap();
     let rep: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
     assert_eq!(
         out.status.code(),

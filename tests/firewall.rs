@@ -76,11 +76,9 @@ probes:
 
 #[test]
 fn each_key_stops_what_it_matches_and_passes_the_rest() {
-    let dir = std::env::temp_dir().join(format!("dnslab-test-firewall-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("firewall-keys.yaml");
-    std::fs::write(&file, SCENARIO).unwrap();
-    let ev = dir.join("evidence");
+    let t = common::Temp::new("firewall");
+    let file = t.file("firewall-keys.yaml", SCENARIO);
+    let ev = t.0.join("evidence");
     let out = common::run(&["run", file.to_str().unwrap(), "--format", "json", "--quiet", "--evidence", ev.to_str().unwrap()]);
     let rep: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
     let o = &rep["runs"][0];
@@ -98,7 +96,6 @@ fn each_key_stops_what_it_matches_and_passes_the_rest() {
     // The NAT node's rule sits below conntrack's reassembly.
     let rules = std::fs::read_to_string(ev.join("hickory/firewalls/home-router.nft")).unwrap();
     assert!(rules.contains("type filter hook prerouting priority -450;"), "{rules}");
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
@@ -115,12 +112,9 @@ fn rules_that_cannot_match_where_they_are_judged_are_refused() {
         .replace("big_to_client2: { sport: 53,", "big_to_client2: { proto: [udp, tcp], sport: 53,")
         .replace("saddr: lan, daddr: 198.51.100.3", "saddr: 2001:db8:2::/64, daddr: 198.51.100.3")
         .replace("in: lan, action: drop }", "in: nowhere, action: reject }");
-    let dir = std::env::temp_dir().join(format!("dnslab-test-firewall-bad-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("bad.yaml");
-    std::fs::write(&file, bad).unwrap();
+    let t = common::Temp::new("firewall-bad");
+    let file = t.file("bad.yaml", &bad);
     let out = common::run(&["check", file.to_str().unwrap()]);
-    std::fs::remove_dir_all(&dir).unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     for want in [

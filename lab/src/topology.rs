@@ -134,6 +134,19 @@ pub const MTU_MIN_V6: u32 = 1280;
 /// The largest a veth takes.
 pub const MTU_MAX: u32 = 65535;
 
+/// Can a segment with `subnets` take `mtu`? `Err` is the range it can take.
+pub fn mtu_allowed(mtu: u32, subnets: &[IpNet]) -> std::result::Result<(), String> {
+    let min = if subnets.iter().any(|s| matches!(s, IpNet::V6(_))) {
+        MTU_MIN_V6
+    } else {
+        MTU_MIN_V4
+    };
+    match (min..=MTU_MAX).contains(&mtu) {
+        true => Ok(()),
+        false => Err(format!("{min}-{MTU_MAX}")),
+    }
+}
+
 #[derive(Default, Debug)]
 pub struct NodeDraft {
     name: String,
@@ -220,13 +233,8 @@ impl Builder {
                 }
             }
             if let Some(&m) = self.mtus.get(name) {
-                let min = if subnets.iter().any(|s| matches!(s, IpNet::V6(_))) {
-                    MTU_MIN_V6
-                } else {
-                    MTU_MIN_V4
-                };
-                if !(min..=MTU_MAX).contains(&m) {
-                    err(format!("segment `{name}`: MTU {m} is outside {min}-{MTU_MAX}"));
+                if let Err(range) = mtu_allowed(m, subnets) {
+                    err(format!("segment `{name}`: MTU {m} is outside {range}"));
                 }
             }
         }

@@ -121,3 +121,38 @@ pub fn pgrep(args: &[&str]) -> String {
 pub fn all_kinds() -> String {
     harness::resolver::Kind::ALL.map(|k| k.name()).join(",")
 }
+
+/// A directory of a test's own (`dnslab-test-WHAT-PID` in the temp
+/// directory, which the leak checks leave out), removed when dropped, also
+/// when the test fails.
+pub struct Temp(pub PathBuf);
+
+impl Temp {
+    pub fn new(what: &str) -> Temp {
+        let p = std::env::temp_dir().join(format!("dnslab-test-{what}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap();
+        Temp(p)
+    }
+
+    /// A file `name` holding `text`.
+    pub fn file(&self, name: &str, text: &str) -> PathBuf {
+        let p = self.0.join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    /// An executable script `name` holding `body`.
+    pub fn script(&self, name: &str, body: &str) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let p = self.file(name, body);
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        p
+    }
+}
+
+impl Drop for Temp {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}

@@ -209,11 +209,7 @@ fn names() -> String {
 
 /// The `{word}`s of `text` that are no placeholder.
 fn unknown_placeholders(text: &str) -> Vec<String> {
-    text.split('{')
-        .skip(1)
-        .filter_map(|rest| rest.split_once('}'))
-        .map(|(w, _)| w)
-        .filter(|w| !w.is_empty() && w.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+    super::placeholders(text)
         .filter(|w| !PLACEHOLDERS.iter().any(|(p, _)| p == w))
         .map(String::from)
         .collect()

@@ -459,6 +459,16 @@ pub(crate) fn zone_files(spec: &Spec) -> Result<Vec<(String, PathBuf)>, String> 
     Ok(out)
 }
 
+/// The `{word}`s of a template (letters, digits, `_`): what [`render`]
+/// fills, and what a custom kind's file is checked for.
+pub(crate) fn placeholders(text: &str) -> impl Iterator<Item = &str> {
+    text.split('{')
+        .skip(1)
+        .filter_map(|rest| rest.split_once('}'))
+        .map(|(w, _)| w)
+        .filter(|w| !w.is_empty() && w.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+}
+
 /// Fills `{key}` placeholders in a config template.
 pub(crate) fn render(template: &str, vars: &[(&str, String)]) -> String {
     let mut s = template.to_string();
@@ -517,12 +527,7 @@ mod tests {
             ];
             let filled = render(t, &vars.map(|v| (v, "X".to_string())));
             // No `{word}` left: every placeholder has a value.
-            let left = filled
-                .split('{')
-                .skip(1)
-                .filter_map(|rest| rest.split_once('}'))
-                .any(|(w, _)| !w.is_empty() && w.chars().all(|c| c.is_ascii_alphanumeric()));
-            assert!(!left, "{kind}: {filled}");
+            assert!(placeholders(&filled).next().is_none(), "{kind}: {filled}");
         }
     }
 }
