@@ -69,10 +69,11 @@ fn tool(name: &str, package: &str) -> Command {
     Command::new(name)
 }
 
-/// `tshark -r FILE -Y FILTER`: the matching packets, one line each.
+/// `tshark -r FILE -o ip.defragment:FALSE -Y FILTER`: the matching
+/// packets, one line each, each IP fragment as it is on the wire.
 fn tshark(file: &Path, filter: &str) -> Vec<String> {
     let out = tool("tshark", "tshark")
-        .args(["-r", file.to_str().unwrap(), "-Y", filter])
+        .args(["-r", file.to_str().unwrap(), "-o", "ip.defragment:FALSE", "-Y", filter])
         .output()
         .expect("run tshark");
     assert!(out.status.success(), "tshark -r {}: {}", file.display(), String::from_utf8_lossy(&out.stderr));
@@ -118,6 +119,53 @@ fn ladders_show_the_drop_at_the_firewall() {
     let md = std::fs::read_to_string(evidence().join("hickory/ladder.md")).expect("ladder.md");
     assert!(md.contains("```mermaid\nsequenceDiagram\n"), "{md}");
     assert!(md.lines().any(|l| l.contains("-xn") && l.ends_with(", dropped")), "{md}");
+}
+
+/// flag-day-2020 with hickory, which never leaves UDP: every big answer
+/// leaves ns1 in three fragments and only the first gets past dc-edge.
+#[test]
+fn pcaps_and_ladders_show_the_fragments_the_firewall_dropped() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("evidence-flag-day-2020");
+    let _ = std::fs::remove_dir_all(&dir);
+    let out = common::run(&["run", "flag-day-2020", "--resolver", "hickory", "--evidence", dir.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let pcap = dir.join("hickory/pcap");
+    let frags = |file: &str, filter: &str| tshark(&pcap.join(file), &format!("({filter}) && ip.src == 198.51.100.2"));
+    let later = "ip.frag_offset > 0";
+    let sent = frags("ns1-dc.pcap", later);
+    assert!(sent.len() >= 6, "{sent:#?}");
+    assert!(sent.iter().all(|l| l.contains("Fragmented IP protocol (proto=UDP 17, off=")), "{sent:#?}");
+    // The sender's side of the firewall: every fragment; behind it, only the first ones.
+    assert_eq!(frags("dc-edge-internet.pcap", later), Vec::<String>::new());
+    let first = frags("dc-edge-internet.pcap", "ip.flags.mf == 1 && ip.frag_offset == 0");
+    assert_eq!(first.len() * 2, sent.len(), "{first:#?}\n{sent:#?}");
+
+    let outcome: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("outcome.json")).unwrap()).unwrap();
+    let dropped: Vec<&serde_json::Value> = outcome["runs"][0]["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["end"]["fragment_dropped"] == "dc-edge")
+        .collect();
+    assert_eq!(dropped.len(), first.len(), "{dropped:#?}");
+    for m in dropped {
+        let lost: Vec<(u64, bool)> = m["fragments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| (f["offset"].as_u64().unwrap(), f["dropped"].as_bool().unwrap_or(false)))
+            .collect();
+        assert_eq!(lost, [(0, false), (1480, true), (2960, true)], "{m}");
+    }
+    let ladder = std::fs::read_to_string(dir.join("hickory/ladder.txt")).unwrap();
+    let big = ladder
+        .split("\n\n")
+        .find(|l| l.starts_with("big.example.com TXT via resolver"))
+        .expect("big's ladder");
+    assert!(big.contains("|X........| NOERROR 1 answer in 3 fragments, dropped"), "{big}");
+    assert!(big.contains("| fragment @1480, 1480 B, dropped"), "{big}");
+    assert!(big.lines().last().unwrap().ends_with("SERVFAIL"), "{big}");
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// The report test rewrites report.html; Chromium must not load it meanwhile.

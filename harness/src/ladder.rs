@@ -1,6 +1,7 @@
 //! Ladder (sequence) diagrams of a run, drawn from its messages
 //! ([`crate::wire`]): one column per node, one arrow per DNS message in time
-//! order, and a firewall's drops as arrows that end in a cross.
+//! order, and a firewall's drops as arrows that end in a cross (a dropped
+//! IP fragment too, with its offset and size).
 //!
 //! [`all`] picks what each client query set off: the client's question,
 //! the resolver's upstream queries and their answers, until the client had
@@ -101,6 +102,14 @@ fn window(o: &Outcome, q: &QueryResult, start: usize) -> Ladder {
         _ => limit,
     };
     let resolver_addr = first.dst.ip();
+    // Where the resolver's upstream queries came from as their servers saw
+    // them (after a NAT): an answer to one that a firewall dropped on its
+    // way back never reached the resolver, and is still this query's.
+    let asked_from: std::collections::HashSet<std::net::SocketAddr> = rest
+        .iter()
+        .filter(|m| m.at_us <= end && !m.response && m.from == q.resolver)
+        .map(|m| m.nat.last().map_or(m.src, |r| r.src))
+        .collect();
     let involved = |m: &&Message| {
         if m.at_us > end {
             return false;
@@ -110,7 +119,7 @@ fn window(o: &Outcome, q: &QueryResult, start: usize) -> Ladder {
         let client_side = asks_it || (m.response && m.from == q.resolver && m.src.port() == 53);
         match client_side {
             true => mine(m) || to_me(m),
-            false => m.from == q.resolver || m.to() == Some(q.resolver.as_str()),
+            false => m.from == q.resolver || m.to() == Some(q.resolver.as_str()) || (m.response && asked_from.contains(&m.dst)),
         }
     };
     let picked: Vec<&Message> = rest.iter().filter(involved).collect();
@@ -293,11 +302,16 @@ impl Arrow {
 }
 
 /// A message's arrows: it is drawn again after each NAT that rewrote it, so
-/// the port the far side saw is shown; a drop ends in a cross.
+/// the port the far side saw is shown; a drop ends in a cross, and each IP
+/// fragment lost where it ended is drawn after it, with its offset and size.
 fn segments(m: &Message) -> Vec<Arrow> {
     let Some(to) = m.to() else { return vec![] };
     let mut stops: Vec<(&str, u16)> = vec![(&m.from, m.src.port())];
     stops.extend(m.nat.iter().map(|r| (r.node.as_str(), r.src.port())));
+    let label = match m.fragments.len() {
+        0 | 1 => m.label.clone(),
+        n => format!("{} in {n} fragments", m.label),
+    };
     let mut out = Vec::new();
     for (i, (from, sport)) in stops.iter().enumerate() {
         let last = i + 1 == stops.len();
@@ -306,12 +320,25 @@ fn segments(m: &Message) -> Vec<Arrow> {
         out.push(Arrow {
             from: from.to_string(),
             to: next.to_string(),
-            label: m.label.clone(),
+            label: label.clone(),
             ports: if show_port { vec![*sport] } else { vec![] },
             response: m.response,
-            dropped: last && matches!(m.end, End::Dropped(_)),
+            dropped: last && m.dropped(),
             count: 1,
         });
+    }
+    if let (End::FragmentDropped(_), Some(&(from, _))) = (&m.end, stops.last()) {
+        for p in m.fragments.iter().filter(|p| p.dropped) {
+            out.push(Arrow {
+                from: from.to_string(),
+                to: to.to_string(),
+                label: format!("fragment @{}, {} B", p.offset, p.bytes),
+                ports: vec![],
+                response: m.response,
+                dropped: true,
+                count: 1,
+            });
+        }
     }
     out
 }

@@ -7,6 +7,7 @@
 //! 5-tuple is the same on both ends of a link; only a NAT changes it, and
 //! that rewrite is kept, because the new source port is often the point.
 
+use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 
@@ -14,7 +15,8 @@ use hickory_proto::op::Message as Dns;
 use serde::{Deserialize, Serialize};
 
 use crate::answer::Status;
-use crate::capture::{parse_packet, Frame};
+use crate::capture::fragments::Fragment;
+use crate::capture::Frame;
 use crate::dns::dotless;
 use crate::scenario::values::Transport;
 use crate::verdict::Word;
@@ -45,7 +47,23 @@ pub struct Message {
     /// NATs that rewrote it on the way, in order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub nat: Vec<Rewrite>,
+    /// The IP fragments it went as, where it was fragmented; those lost at
+    /// the node it ended at are `dropped`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fragments: Vec<Piece>,
     pub end: End,
+}
+
+/// One IP fragment of a message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Piece {
+    /// Bytes into the datagram's payload (tshark's `ip.frag_offset` × 8).
+    pub offset: u32,
+    /// Bytes of payload it carried.
+    pub bytes: u32,
+    /// It reached the node the message ended at and was not sent on.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dropped: bool,
 }
 
 /// A NAT's rewrite: the addresses the message left the NAT with.
@@ -64,6 +82,9 @@ pub enum End {
     Delivered(String),
     /// This node received it and neither kept nor forwarded it.
     Dropped(String),
+    /// This node received all its fragments and sent on only some, or none.
+    #[serde(rename = "fragment_dropped")]
+    FragmentDropped(String),
     /// No node saw it arrive.
     Lost,
 }
@@ -72,12 +93,12 @@ impl Message {
     /// The node it was last seen at or meant for.
     pub fn to(&self) -> Option<&str> {
         match &self.end {
-            End::Delivered(n) | End::Dropped(n) => Some(n),
+            End::Delivered(n) | End::Dropped(n) | End::FragmentDropped(n) => Some(n),
             End::Lost => None,
         }
     }
     pub fn dropped(&self) -> bool {
-        matches!(self.end, End::Dropped(_))
+        matches!(self.end, End::Dropped(_) | End::FragmentDropped(_))
     }
     /// The source port the last node before its end saw.
     pub fn last_sport(&self) -> u16 {
@@ -94,16 +115,89 @@ struct Open {
     last_ns: u64,
     /// The node it has arrived at and not yet left.
     at: Option<String>,
+    /// The IP ID its fragments carry now, if it is fragmented.
+    frag_id: Option<u32>,
+    /// The fragments it arrived at `at` in.
+    arrived: Vec<Fragment>,
+    /// The fragments of it that left `at`, when not all did.
+    left: Vec<Fragment>,
 }
 
-/// Every DNS message in `frames`, in time order, with `owner` telling
-/// which node holds an address and times counted from `t0_ns`.
-pub fn messages(frames: &[Frame], owner: impl Fn(IpAddr) -> Option<String>, t0_ns: u64) -> Vec<Message> {
+impl Open {
+    /// Where it ended, and which of its fragments were lost there.
+    fn end(mut self, owner: &impl Fn(IpAddr) -> Option<String>) -> Message {
+        let mut m = self.msg;
+        m.end = match self.at.take() {
+            Some(n) if owner(self.tuple.1.ip()).as_deref() == Some(n.as_str()) => End::Delivered(n),
+            Some(n) if !self.arrived.is_empty() => {
+                for p in &mut m.fragments {
+                    let at = |f: &Fragment| f.offset == p.offset;
+                    p.dropped = self.arrived.iter().any(at) && !self.left.iter().any(at);
+                }
+                End::FragmentDropped(n)
+            }
+            Some(n) => End::Dropped(n),
+            None => End::Lost,
+        };
+        m
+    }
+
+    /// It is at `node` now, seen in `frame` (fragmented or not).
+    fn arrive(&mut self, node: &str, frame: &Frame) {
+        self.at = Some(node.to_string());
+        self.last_ns = frame.ns;
+        self.arrived.clear();
+        self.left.clear();
+        if let Some(frag) = &frame.frag {
+            self.frag_id = Some(frag.key.id);
+            self.arrived = frag.pieces.clone();
+            self.pieces(&frag.pieces);
+        }
+    }
+
+    /// The fragments it went as, from the first place it was fragmented.
+    fn pieces(&mut self, pieces: &[Fragment]) {
+        if self.msg.fragments.is_empty() {
+            let mut sorted = pieces.to_vec();
+            sorted.sort();
+            self.msg.fragments = sorted
+                .into_iter()
+                .map(|f| Piece {
+                    offset: f.offset,
+                    bytes: f.bytes,
+                    dropped: false,
+                })
+                .collect();
+        }
+    }
+}
+
+/// Every DNS message in `frames` (reassembled:
+/// [`crate::capture::fragments::reassemble`]), in time order, with `owner`
+/// telling which node holds an address and times counted from `t0_ns`.
+pub fn messages<F: Borrow<Frame>>(frames: &[F], owner: impl Fn(IpAddr) -> Option<String>, t0_ns: u64) -> Vec<Message> {
     let mut open: Vec<Open> = Vec::new();
     // Indices into `open` by key: each frame looks at a handful, not all.
     let mut by_key: HashMap<Key, Vec<usize>> = HashMap::new();
+    // And by the IP ID of their fragments, for a datagram only partly sent on.
+    let mut by_frag: HashMap<u32, Vec<usize>> = HashMap::new();
     for f in in_order(frames) {
-        let Some(p) = parse_packet(&f.data) else { continue };
+        if let Some(frag) = f.frag.as_ref().filter(|x| !x.complete) {
+            // Some fragments left a node that had them all: that node
+            // dropped the rest. Which message is told by the IP ID.
+            let fits = |o: &Open| {
+                o.at.as_deref() == Some(&f.node)
+                    && o.frag_id == Some(frag.key.id)
+                    && (o.tuple.0.ip() == frag.key.src || o.tuple.1.ip() == frag.key.dst)
+                    && f.ns.saturating_sub(o.last_ns) < HOP_NS
+            };
+            let found = by_frag.get(&frag.key.id).and_then(|c| c.iter().rev().copied().find(|&i| fits(&open[i])));
+            if let (true, Some(i)) = (f.out, found) {
+                open[i].left = frag.pieces.clone();
+            }
+            continue;
+        }
+        let Some(p) = f.whole() else { continue };
         let (key, id, response, label) = if p.syn {
             // A TCP connection attempt: no question yet, and a firewall that
             // drops it is as much the story as a dropped UDP query.
@@ -134,8 +228,10 @@ pub fn messages(frames: &[Frame], owner: impl Fn(IpAddr) -> Option<String>, t0_n
         };
         if !f.out {
             if let Some(i) = find(&|o| o.at.is_none() && o.tuple == tuple) {
-                open[i].at = Some(f.node.clone());
-                open[i].last_ns = f.ns;
+                open[i].arrive(&f.node, f);
+                if let Some(frag) = &f.frag {
+                    by_frag.entry(frag.key.id).or_default().push(i);
+                }
             }
             continue;
         }
@@ -156,7 +252,7 @@ pub fn messages(frames: &[Frame], owner: impl Fn(IpAddr) -> Option<String>, t0_n
             continue;
         }
         by_key.entry(key.clone()).or_default().push(open.len());
-        open.push(Open {
+        let mut new = Open {
             msg: Message {
                 at_us: f.ns.saturating_sub(t0_ns) / 1000,
                 from: f.node.clone(),
@@ -170,32 +266,30 @@ pub fn messages(frames: &[Frame], owner: impl Fn(IpAddr) -> Option<String>, t0_n
                 label,
                 path: vec![],
                 nat: vec![],
+                fragments: vec![],
                 end: End::Lost,
             },
             tuple,
             last_ns: f.ns,
             at: None,
-        });
+            frag_id: None,
+            arrived: vec![],
+            left: vec![],
+        };
+        if let Some(frag) = &f.frag {
+            new.pieces(&frag.pieces);
+        }
+        open.push(new);
     }
-    open.into_iter()
-        .map(|o| {
-            let mut m = o.msg;
-            m.end = match o.at {
-                Some(n) if owner(o.tuple.1.ip()).as_deref() == Some(n.as_str()) => End::Delivered(n),
-                Some(n) => End::Dropped(n),
-                None => End::Lost,
-            };
-            m
-        })
-        .collect()
+    open.into_iter().map(|o| o.end(&owner)).collect()
 }
 
 /// All frames in time order, each node's in the order its socket read them
 /// (so a router's arrival always comes before its forward); at the same
 /// timestamp on two nodes, the sender's copy before the receiver's.
-fn in_order(frames: &[Frame]) -> Vec<&Frame> {
+fn in_order<F: Borrow<Frame>>(frames: &[F]) -> Vec<&Frame> {
     let mut queues: Vec<std::collections::VecDeque<&Frame>> = Vec::new();
-    for f in frames {
+    for f in frames.iter().map(Borrow::borrow) {
         match queues.iter_mut().find(|q| q.front().is_some_and(|x| x.node == f.node)) {
             Some(q) => q.push_back(f),
             None => queues.push(std::collections::VecDeque::from([f])),
@@ -236,143 +330,5 @@ fn label(m: &Dns, response: bool) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use std::net::Ipv4Addr;
-
-    use hickory_proto::op::{Message as Dns, MessageType, Query};
-    use hickory_proto::rr::{Name, RecordType};
-
-    use super::*;
-
-    /// An Ethernet/IPv4/UDP frame carrying `dns`.
-    fn frame(node: &str, ns: u64, out: bool, src: (Ipv4Addr, u16), dst: (Ipv4Addr, u16), dns: &Dns) -> Frame {
-        let payload = dns.to_vec().unwrap();
-        let mut f = vec![0u8; 12];
-        f.extend([0x08, 0x00]);
-        let total = (20 + 8 + payload.len()) as u16;
-        f.extend([0x45, 0, (total >> 8) as u8, total as u8, 0, 0, 0, 0, 64, 17, 0, 0]);
-        f.extend(src.0.octets());
-        f.extend(dst.0.octets());
-        let ulen = (8 + payload.len()) as u16;
-        f.extend(src.1.to_be_bytes());
-        f.extend(dst.1.to_be_bytes());
-        f.extend(ulen.to_be_bytes());
-        f.extend([0, 0]);
-        f.extend(payload);
-        Frame {
-            node: node.into(),
-            iface: "eth0".into(),
-            ns,
-            out,
-            data: f,
-        }
-    }
-
-    fn query(id: u16) -> Dns {
-        let mut m = Dns::query();
-        m.metadata.id = id;
-        m.add_query(Query::query(Name::from_ascii("live.com.").unwrap(), RecordType::A));
-        m
-    }
-
-    const RES: Ipv4Addr = Ipv4Addr::new(100, 64, 1, 53);
-    const NAT: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 30);
-    const NS: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 2);
-
-    fn owner(a: IpAddr) -> Option<String> {
-        match a {
-            IpAddr::V4(a) if a == RES => Some("resolver".into()),
-            IpAddr::V4(a) if a == NAT => Some("nat".into()),
-            IpAddr::V4(a) if a == NS => Some("ns1".into()),
-            _ => None,
-        }
-    }
-
-    #[test]
-    fn a_query_rewritten_by_a_nat_and_dropped_by_a_firewall() {
-        let q = query(7);
-        // A first try dropped at the firewall, a retry from another port that
-        // gets through, and the answer back through the NAT.
-        let mut r = q.clone();
-        r.metadata.message_type = MessageType::Response;
-        r.metadata.authoritative = true;
-        let frames = vec![
-            frame("resolver", 1_000, true, (RES, 40000), (NS, 53), &q),
-            frame("nat", 1_010, false, (RES, 40000), (NS, 53), &q),
-            frame("nat", 1_020, true, (NAT, 900), (NS, 53), &q),
-            frame("fw", 1_030, false, (NAT, 900), (NS, 53), &q),
-            frame("resolver", 2_000, true, (RES, 40001), (NS, 53), &q),
-            frame("nat", 2_010, false, (RES, 40001), (NS, 53), &q),
-            frame("nat", 2_020, true, (NAT, 2000), (NS, 53), &q),
-            frame("fw", 2_030, false, (NAT, 2000), (NS, 53), &q),
-            frame("fw", 2_040, true, (NAT, 2000), (NS, 53), &q),
-            frame("ns1", 2_050, false, (NAT, 2000), (NS, 53), &q),
-            frame("ns1", 2_060, true, (NS, 53), (NAT, 2000), &r),
-            frame("fw", 2_070, false, (NS, 53), (NAT, 2000), &r),
-            frame("fw", 2_080, true, (NS, 53), (NAT, 2000), &r),
-            frame("nat", 2_090, false, (NS, 53), (NAT, 2000), &r),
-            frame("nat", 2_100, true, (NS, 53), (RES, 40001), &r),
-            frame("resolver", 2_110, false, (NS, 53), (RES, 40001), &r),
-        ];
-        let m = messages(&frames, owner, 0);
-        assert_eq!(m.len(), 3, "{m:#?}");
-        // As the captures hand them over: node by node, each in its own order.
-        let mut by_node = frames.clone();
-        by_node.sort_by(|a, b| a.node.cmp(&b.node));
-        assert_eq!(messages(&by_node, owner, 0), m);
-        assert_eq!(
-            (m[0].from.as_str(), &m[0].end, m[0].last_sport()),
-            ("resolver", &End::Dropped("fw".into()), 900)
-        );
-        assert_eq!(m[0].path, ["nat"]);
-        assert_eq!(
-            (&m[1].end, m[1].path.clone(), m[1].last_sport()),
-            (&End::Delivered("ns1".into()), vec!["nat".to_string(), "fw".into()], 2000)
-        );
-        assert_eq!(
-            (m[2].from.as_str(), &m[2].end, m[2].label.as_str()),
-            // AA, no answer and no SOA: not NODATA, which needs the SOA.
-            ("ns1", &End::Delivered("resolver".into()), "NOERROR, empty")
-        );
-        assert_eq!(
-            m[2].nat,
-            [Rewrite {
-                node: "nat".into(),
-                src: "198.51.100.2:53".parse().unwrap(),
-                dst: "100.64.1.53:40001".parse().unwrap()
-            }]
-        );
-
-        let refs: Vec<&Message> = m.iter().collect();
-        let l = crate::ladder::Ladder::of("t".into(), &refs);
-        assert_eq!(l.columns, ["resolver", "nat", "fw", "ns1"]);
-        let text = l.text();
-        assert!(text.contains("live.com A from :900, dropped"), "{text}");
-        assert!(text.contains("live.com A from :2000\n"), "{text}");
-        assert!(l.mermaid().contains("n1-xn2: live.com A from :900, dropped"), "{}", l.mermaid());
-    }
-
-    #[test]
-    fn a_truncated_reply_is_drawn_as_truncated_never_as_nodata() {
-        let mut r = query(9);
-        r.metadata.message_type = MessageType::Response;
-        r.metadata.truncation = true;
-        assert_eq!(label(&r, true), "truncated (TC), 0 answers");
-        r.metadata.truncation = false;
-        let soa = hickory_proto::rr::Record::from_rdata(
-            Name::from_ascii("live.com.").unwrap(),
-            300,
-            hickory_proto::rr::RData::SOA(hickory_proto::rr::rdata::SOA::new(
-                Name::from_ascii("ns1.live.com.").unwrap(),
-                Name::from_ascii("hostmaster.live.com.").unwrap(),
-                1,
-                14400,
-                3600,
-                1209600,
-                300,
-            )),
-        );
-        r.authorities.push(soa);
-        assert_eq!(label(&r, true), "NODATA");
-    }
-}
+#[path = "wire_tests.rs"]
+mod tests;

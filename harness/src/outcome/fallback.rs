@@ -68,6 +68,7 @@ mod tests {
             label: label.into(),
             path: vec![],
             nat: vec![],
+            fragments: vec![],
             end,
         }
     }

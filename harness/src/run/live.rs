@@ -162,9 +162,10 @@ impl Live {
         let (frames, full) = Capture::finish_all(captures.into_values());
         limits.extend(full);
         let received = settled(&log);
+        let datagrams = crate::capture::fragments::reassemble(&frames);
         limits.extend(log.lock().expect("log").overflow("the servers' query log", "queries"));
         for (r, _) in plan.started() {
-            let sent = crate::capture::sent(&frames, &r.node, t0_ns);
+            let sent = crate::capture::sent(&datagrams, &r.node, t0_ns);
             let to_servers: Vec<&Received> = received.iter().collect();
             let host_of = |a: IpAddr| scenario.host_of(a).unwrap_or_else(|| a.to_string());
             if let Some(report) = reports.get_mut(&r.node) {
@@ -177,7 +178,8 @@ impl Live {
             }
         }
         let owner = |a: IpAddr| scenario.node_of(a).map(|n| n.name.clone());
-        let messages = crate::wire::messages(&frames, owner, t0_ns);
+        let messages = crate::wire::messages(&datagrams, owner, t0_ns);
+        drop(datagrams);
         for (node, report) in reports.iter_mut() {
             report.tcp_fallbacks = outcome::tcp_fallbacks(&messages, node);
         }

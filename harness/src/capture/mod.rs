@@ -1,6 +1,8 @@
 //! Watching the wire: an AF_PACKET socket inside every node records each DNS
 //! packet (UDP or TCP, port 53 on either side) the node sends or receives,
-//! with the kernel's timestamp (`tcpdump -i any port 53`).
+//! and every fragment of a DNS datagram, with the kernel's timestamp
+//! (`tcpdump -i any 'port 53 or ip[6:2] & 0x3fff != 0 or ip6[6] = 44'`).
+//! [`packet`] reads a frame's layers, [`fragments`] puts fragments together.
 //!
 //! - What a node *sent* is what its sender saw, before any firewall or NAT
 //!   further on: [`sent`] turns it into the queries a resolver sent, and the
@@ -8,8 +10,11 @@
 //! - What it *received* as well lets [`crate::wire`] follow each message hop
 //!   by hop and find where a firewall dropped it.
 
+pub mod fragments;
+pub mod packet;
+
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -17,6 +22,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use hickory_proto::op::Message;
 use serde::{Deserialize, Serialize};
 
+pub use self::fragments::Frag;
+pub use self::packet::{parse_packet, Packet};
 use crate::bounded::{Bounded, Overflow, CAPTURE_MAX};
 use crate::scenario::values::Transport;
 
@@ -47,6 +54,9 @@ pub struct Frame {
     /// Sent by this node (its own or forwarded), not received.
     pub out: bool,
     pub data: Vec<u8>,
+    /// Made by [`fragments::reassemble`] of these fragments; `None`: as the
+    /// socket read it.
+    pub frag: Option<Frag>,
 }
 
 /// Nanoseconds since the Unix epoch, the clock of [`Frame::ns`].
@@ -84,8 +94,9 @@ impl Capture {
     }
 
     /// Stops every capture and returns all their frames, node by node, each
-    /// node's in the order its socket read them, and the captures that
-    /// reached their limit ([`CAPTURE_MAX`] bytes each).
+    /// node's in the order its socket read them (fragments only of DNS
+    /// datagrams), and the captures that reached their limit ([`CAPTURE_MAX`]
+    /// bytes each).
     /// All are told first: each takes up to its 50 ms receive timeout to
     /// notice, and one after another that added up to most of a second.
     pub fn finish_all(captures: impl IntoIterator<Item = Capture>) -> (Vec<Frame>, Vec<Overflow>) {
@@ -99,7 +110,7 @@ impl Capture {
             frames.extend(f);
             full.extend(o);
         }
-        (frames, full)
+        (fragments::dns_only(frames), full)
     }
 
     /// Stops the capture once it has read every packet already queued.
@@ -182,7 +193,7 @@ fn sniff(node: &str, stop: &AtomicBool, out: &Mutex<Bounded<Frame>>, ready: std:
             libc::PACKET_HOST => false,
             _ => continue, // broadcast, multicast, another host's
         };
-        if sll.sll_ifindex == 1 || !is_dns(&buf[..n as usize]) {
+        if sll.sll_ifindex == 1 || !kept(&buf[..n as usize]) {
             continue; // loopback, or not DNS
         }
         let mut ts: libc::timespec = unsafe { std::mem::zeroed() };
@@ -197,6 +208,7 @@ fn sniff(node: &str, stop: &AtomicBool, out: &Mutex<Bounded<Frame>>, ready: std:
             ns,
             out: out_dir,
             data: buf[..n as usize].to_vec(),
+            frag: None,
         };
         out.lock().expect("capture lock").push(frame, n as usize);
     }
@@ -219,85 +231,21 @@ fn if_name(index: i32) -> String {
     unsafe { std::ffi::CStr::from_ptr(p) }.to_string_lossy().into_owned()
 }
 
-/// The parts of an Ethernet frame a DNS lab looks at.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Packet<'a> {
-    pub src: IpAddr,
-    pub dst: IpAddr,
-    pub sport: u16,
-    pub dport: u16,
-    pub transport: Transport,
-    /// A TCP segment with SYN set and ACK not: a connection attempt.
-    pub syn: bool,
-    /// TCP's sequence number (a NAT leaves it alone); 0 for UDP.
-    pub seq: u32,
-    /// The DNS message, without TCP's length prefix; empty if none.
-    pub dns: &'a [u8],
+/// A DNS packet, or any IP fragment: a fragment after the first has no
+/// ports, so which are DNS is told once all are in ([`fragments::dns_only`]).
+fn kept(f: &[u8]) -> bool {
+    packet::piece(f).is_some() || parse_packet(f).is_some_and(|p| p.sport == 53 || p.dport == 53)
 }
 
-/// Ethernet -> IPv4/IPv6 -> UDP/TCP.
-pub fn parse_packet(f: &[u8]) -> Option<Packet<'_>> {
-    let ethertype = u16::from_be_bytes([*f.get(12)?, *f.get(13)?]);
-    let ip = f.get(14..)?;
-    let (src, dst, proto, l4): (IpAddr, IpAddr, u8, &[u8]) = match ethertype {
-        0x0800 => {
-            let ihl = ((ip.first()? & 0x0f) as usize) * 4;
-            let src = Ipv4Addr::new(*ip.get(12)?, *ip.get(13)?, *ip.get(14)?, *ip.get(15)?);
-            let dst = Ipv4Addr::new(*ip.get(16)?, *ip.get(17)?, *ip.get(18)?, *ip.get(19)?);
-            let total = u16::from_be_bytes([*ip.get(2)?, *ip.get(3)?]) as usize;
-            (src.into(), dst.into(), *ip.get(9)?, ip.get(ihl..total.min(ip.len()))?)
-        }
-        0x86dd => {
-            let s: [u8; 16] = ip.get(8..24)?.try_into().ok()?;
-            let d: [u8; 16] = ip.get(24..40)?.try_into().ok()?;
-            let plen = u16::from_be_bytes([*ip.get(4)?, *ip.get(5)?]) as usize;
-            (
-                Ipv6Addr::from(s).into(),
-                Ipv6Addr::from(d).into(),
-                *ip.get(6)?,
-                ip.get(40..(40 + plen).min(ip.len()))?,
-            )
-        }
-        _ => return None,
-    };
-    let sport = u16::from_be_bytes([*l4.first()?, *l4.get(1)?]);
-    let dport = u16::from_be_bytes([*l4.get(2)?, *l4.get(3)?]);
-    let mut seq = 0;
-    let (transport, syn, dns) = match proto {
-        17 => (Transport::Udp, false, l4.get(8..)?),
-        6 => {
-            let off = ((l4.get(12)? >> 4) as usize) * 4;
-            let flags = *l4.get(13)?;
-            let payload = l4.get(off..)?;
-            let syn = flags & 0x02 != 0 && flags & 0x10 == 0;
-            seq = u32::from_be_bytes(l4.get(4..8)?.try_into().ok()?);
-            (Transport::Tcp, syn, payload.get(2..).unwrap_or_default())
-        }
-        _ => return None,
-    };
-    Some(Packet {
-        src,
-        dst,
-        sport,
-        dport,
-        transport,
-        syn,
-        seq,
-        dns,
-    })
-}
-
-fn is_dns(f: &[u8]) -> bool {
-    parse_packet(f).is_some_and(|p| p.sport == 53 || p.dport == 53)
-}
-
-/// The queries among `frames` that `node` sent, `at_ms` counted from `t0_ns`.
-pub fn sent(frames: &[Frame], node: &str, t0_ns: u64) -> Vec<Sent> {
+/// The queries among `frames` (reassembled: [`fragments::reassemble`]) that
+/// `node` sent, `at_ms` counted from `t0_ns`.
+pub fn sent<F: std::borrow::Borrow<Frame>>(frames: &[F], node: &str, t0_ns: u64) -> Vec<Sent> {
     frames
         .iter()
+        .map(|f| f.borrow())
         .filter(|f| f.out && f.node == node)
         .filter_map(|f| {
-            let mut s = parse_frame(&f.data)?;
+            let mut s = parse(f.whole()?)?;
             s.at_ms = f.ns.saturating_sub(t0_ns) / 1_000_000;
             Some(s)
         })
@@ -306,7 +254,10 @@ pub fn sent(frames: &[Frame], node: &str, t0_ns: u64) -> Vec<Sent> {
 
 /// A query towards port 53: its destination, ports and question.
 pub fn parse_frame(f: &[u8]) -> Option<Sent> {
-    let p = parse_packet(f)?;
+    parse(parse_packet(f)?)
+}
+
+fn parse(p: Packet<'_>) -> Option<Sent> {
     if p.dport != 53 {
         return None;
     }
