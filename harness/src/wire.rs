@@ -191,9 +191,10 @@ pub fn messages<F: Borrow<Frame>>(frames: &[F], owner: impl Fn(IpAddr) -> Option
                     && (o.tuple.0.ip() == frag.key.src || o.tuple.1.ip() == frag.key.dst)
                     && f.ns.saturating_sub(o.last_ns) < HOP_NS
             };
-            let found = by_frag.get(&frag.key.id).and_then(|c| c.iter().rev().copied().find(|&i| fits(&open[i])));
-            if let (true, Some(i)) = (f.out, found) {
-                open[i].left = frag.pieces.clone();
+            if f.out {
+                if let Some(i) = by_frag.get(&frag.key.id).and_then(|c| c.iter().rev().copied().find(|&i| fits(&open[i]))) {
+                    open[i].left = frag.pieces.clone();
+                }
             }
             continue;
         }

@@ -15,7 +15,7 @@ use std::collections::{HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
-use super::packet::{first_ports, parse_packet, piece, FragKey, Header};
+use super::packet::{first_ports, parse_packet, piece, FragKey};
 use super::Frame;
 
 /// How far apart the pieces of one datagram may arrive; a piece later than
@@ -62,9 +62,14 @@ pub fn dns_only(mut frames: Vec<Frame>) -> Vec<Frame> {
 
 /// One datagram's pieces as one node saw them in one direction.
 struct Group {
+    node: String,
+    out: bool,
+    key: FragKey,
     first_ns: u64,
     iface: String,
-    header: Option<Header>,
+    /// Ethernet and IP header for the rebuilt datagram: the first piece's
+    /// (offset 0), or until it comes, the earliest one's.
+    header: Vec<u8>,
     pieces: Vec<(Fragment, bool, Vec<u8>)>,
 }
 
@@ -77,7 +82,7 @@ pub fn reassemble(frames: &[Frame]) -> Vec<Cow<'_, Frame>> {
         Group(usize),
     }
     let mut slots = Vec::with_capacity(frames.len());
-    let mut groups: Vec<(String, bool, FragKey, Group)> = Vec::new();
+    let mut groups: Vec<Group> = Vec::new();
     let mut open: HashMap<(&str, bool, FragKey), usize> = HashMap::new();
     for f in frames {
         let Some(p) = piece(&f.data) else {
@@ -90,31 +95,33 @@ pub fn reassemble(frames: &[Frame]) -> Vec<Cow<'_, Frame>> {
         };
         let key = (f.node.as_str(), f.out, p.key);
         let current = open.get(&key).copied().filter(|&g| {
-            let g = &groups[g].3;
+            let g = &groups[g];
             f.ns.saturating_sub(g.first_ns) < WINDOW_NS && !g.pieces.iter().any(|(x, _, _)| x.offset == at.offset)
         });
         let g = match current {
             Some(g) => g,
             None => {
-                let group = Group {
+                groups.push(Group {
+                    node: f.node.clone(),
+                    out: f.out,
+                    key: p.key,
                     first_ns: f.ns,
                     iface: f.iface.clone(),
-                    header: None,
+                    header: Vec::new(),
                     pieces: Vec::new(),
-                };
-                groups.push((f.node.clone(), f.out, p.key, group));
+                });
                 open.insert(key, groups.len() - 1);
                 slots.push(Slot::Group(groups.len() - 1));
                 groups.len() - 1
             }
         };
-        let group = &mut groups[g].3;
-        if p.offset == 0 || group.header.is_none() {
-            group.header = Some(p.header.clone());
+        let group = &mut groups[g];
+        if p.offset == 0 || group.header.is_empty() {
+            group.header = p.header.to_vec();
         }
         group.pieces.push((at, p.more, p.payload.to_vec()));
     }
-    let mut built: Vec<Option<Frame>> = groups.into_iter().map(|(node, out, key, g)| Some(rebuild(node, out, key, g))).collect();
+    let mut built: Vec<Option<Frame>> = groups.into_iter().map(|g| Some(rebuild(g))).collect();
     slots
         .into_iter()
         .filter_map(|s| match s {
@@ -125,7 +132,7 @@ pub fn reassemble(frames: &[Frame]) -> Vec<Cow<'_, Frame>> {
 }
 
 /// One frame of a group: the datagram its pieces make from offset 0 on.
-fn rebuild(node: String, out: bool, key: FragKey, g: Group) -> Frame {
+fn rebuild(g: Group) -> Frame {
     let mut sorted: Vec<&(Fragment, bool, Vec<u8>)> = g.pieces.iter().collect();
     sorted.sort_by_key(|(at, _, _)| at.offset);
     let mut payload: Vec<u8> = Vec::new();
@@ -140,17 +147,17 @@ fn rebuild(node: String, out: bool, key: FragKey, g: Group) -> Frame {
         payload.extend_from_slice(bytes);
         ended = !more;
     }
-    // Every group has a header: its first piece set it.
-    let data = g.header.map(|h| h.datagram(&payload)).unwrap_or_default();
+    let data = super::packet::datagram(&g.header, g.key.proto, &payload);
     Frame {
-        node,
+        node: g.node,
         iface: g.iface,
         ns: g.first_ns,
-        out,
+        out: g.out,
         frag: Some(Frag {
-            key,
+            key: g.key,
             pieces: g.pieces.iter().map(|(at, _, _)| *at).collect(),
-            complete: ended && g.pieces.iter().any(|(at, _, _)| at.offset == 0),
+            // A first piece missing leaves nothing placed: `ended` is false.
+            complete: ended,
         }),
         data,
     }

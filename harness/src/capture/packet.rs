@@ -47,43 +47,27 @@ pub struct Piece<'a> {
     pub more: bool,
     /// The fragment's payload: what follows its IP (and fragment) header.
     pub payload: &'a [u8],
-    /// The Ethernet header and the IP header with no fragment in it, for
-    /// the whole datagram rebuilt from the pieces.
-    pub header: Header,
+    /// The Ethernet header and the fixed IP header (IPv6's without its
+    /// extension headers), for the whole datagram rebuilt from the pieces.
+    pub header: &'a [u8],
 }
 
-/// How to write the IP header of a rebuilt datagram.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Header {
-    /// Ethernet and IPv4 header bytes, copied from a fragment.
-    V4(Vec<u8>),
-    /// Ethernet and the 40-byte IPv6 header bytes; the next header is the
-    /// fragment header's.
-    V6(Vec<u8>),
-}
-
-impl Header {
-    /// Ethernet + IP header + `payload`, as one unfragmented datagram.
-    pub fn datagram(&self, payload: &[u8]) -> Vec<u8> {
-        let (mut out, len) = match self {
-            Header::V4(h) => {
-                let total = (h.len() - 14 + payload.len()).min(u16::MAX as usize) as u16;
-                let mut h = h.clone();
-                h[16..18].copy_from_slice(&total.to_be_bytes());
-                h[20..22].copy_from_slice(&[0, 0]); // no flags, no offset
-                (h, payload.len())
-            }
-            Header::V6(h) => {
-                let mut h = h.clone();
-                let plen = payload.len().min(u16::MAX as usize) as u16;
-                h[18..20].copy_from_slice(&plen.to_be_bytes());
-                (h, payload.len())
-            }
-        };
-        out.reserve(len);
-        out.extend_from_slice(payload);
-        out
+/// A fragment's `header` (see [`Piece::header`]) + `payload`, as one
+/// unfragmented datagram of protocol `proto`.
+pub fn datagram(header: &[u8], proto: u8, payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(header.len() + payload.len());
+    out.extend_from_slice(header);
+    if out.len() >= 14 + 20 && out[12..14] == [0x08, 0x00] {
+        let total = (out.len() - 14 + payload.len()).min(u16::MAX as usize) as u16;
+        out[16..18].copy_from_slice(&total.to_be_bytes());
+        out[20..22].copy_from_slice(&[0, 0]); // no flags, no offset
+    } else if out.len() >= 14 + 40 {
+        let plen = payload.len().min(u16::MAX as usize) as u16;
+        out[18..20].copy_from_slice(&plen.to_be_bytes());
+        out[20] = proto; // next header: what the fragment header said
     }
+    out.extend_from_slice(payload);
+    out
 }
 
 /// IPv6 extension headers that may come before a fragment header or the
@@ -160,14 +144,6 @@ fn ip(f: &[u8]) -> Option<Ip<'_>> {
 pub fn piece(f: &[u8]) -> Option<Piece<'_>> {
     let ip = ip(f)?;
     let (offset, more, id) = ip.frag?;
-    let mut header = ip.header.to_vec();
-    let header = match ip.src {
-        IpAddr::V4(_) => Header::V4(header),
-        IpAddr::V6(_) => {
-            header[14 + 6] = ip.proto;
-            Header::V6(header)
-        }
-    };
     Some(Piece {
         key: FragKey {
             src: ip.src,
@@ -178,7 +154,7 @@ pub fn piece(f: &[u8]) -> Option<Piece<'_>> {
         offset,
         more,
         payload: ip.payload,
-        header,
+        header: ip.header,
     })
 }
 
