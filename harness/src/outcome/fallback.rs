@@ -9,19 +9,34 @@ use crate::scenario::values::Transport;
 use crate::wire::{Message, SYN};
 
 /// `after TC=1`, `after UDP timeouts`, `after a UDP answer` or
-/// `TCP first` -> how many of `node`'s TCP questions upstream.
+/// `TCP first` -> how many of `node`'s TCP questions upstream, counting as
+/// one question each TCP connection that never carried one (its SYN went
+/// unanswered, as through a firewall that drops TCP/53): that attempt was
+/// made for the last UDP question to the same server.
 pub fn tcp_fallbacks(messages: &[Message], node: &str) -> BTreeMap<String, u32> {
     let mut out = BTreeMap::new();
     let same = |a: &Message, b: &Message| a.qname.eq_ignore_ascii_case(&b.qname) && a.qtype == b.qtype && a.dst.ip() == b.dst.ip();
+    let asks = |m: &Message, t: Transport| m.from == node && m.transport == t && !m.response;
     for (i, tcp) in messages.iter().enumerate() {
-        if tcp.from != node || tcp.transport != Transport::Tcp || tcp.response || tcp.label == SYN {
+        if !asks(tcp, Transport::Tcp) {
             continue;
         }
+        let tcp = if tcp.label == SYN {
+            if messages
+                .iter()
+                .any(|m| asks(m, Transport::Tcp) && m.label != SYN && m.src == tcp.src && m.dst == tcp.dst)
+            {
+                continue; // the question it carried counts
+            }
+            match messages[..i].iter().rev().find(|m| asks(m, Transport::Udp) && m.dst.ip() == tcp.dst.ip()) {
+                Some(q) => q,
+                None => tcp,
+            }
+        } else {
+            tcp
+        };
         // The UDP questions of the same name and type to the same server before it.
-        let udp: Vec<&Message> = messages[..i]
-            .iter()
-            .filter(|m| m.from == node && m.transport == Transport::Udp && !m.response && same(m, tcp))
-            .collect();
+        let udp: Vec<&Message> = messages[..i].iter().filter(|m| asks(m, Transport::Udp) && same(m, tcp)).collect();
         let answered = |q: &Message| -> Option<&Message> {
             messages[..i].iter().find(|r| {
                 r.response
@@ -84,6 +99,16 @@ mod tests {
             m(3, "r", Transport::Tcp, 8, false, "q", to_ns()),
         ];
         assert_eq!(tcp_fallbacks(&tc, "r"), BTreeMap::from([("after TC=1".to_string(), 1)]));
+        // A truncated answer, then two connection attempts that never opened
+        // (TCP/53 dropped), and one that did: its question counts, not its SYN.
+        let syn = |at_us, port| {
+            let mut s = m(at_us, "r", Transport::Tcp, 0, false, SYN, End::Dropped("fw".into()));
+            s.src.set_port(port);
+            s
+        };
+        let mut blocked = vec![tc[0].clone(), tc[1].clone(), syn(3, 41000), syn(4, 41001), syn(5, 40000)];
+        blocked.push(m(6, "r", Transport::Tcp, 8, false, "q", to_ns()));
+        assert_eq!(tcp_fallbacks(&blocked, "r"), BTreeMap::from([("after TC=1".to_string(), 3)]));
         // Two questions whose answers were dropped on the way, then TCP.
         let lost = vec![
             m(1, "r", Transport::Udp, 7, false, "q", to_ns()),
