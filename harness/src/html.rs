@@ -69,6 +69,11 @@ fn builds(rep: &RunReport) -> String {
     h + "</table>"
 }
 
+/// `big.example.com TXT +ignore`: a matrix row's question.
+fn question(q: &QueryResult) -> String {
+    crate::report::question(&q.qname, &q.qtype, &q.stub, &crate::probe::Stub::DIG)
+}
+
 fn matrix(rep: &RunReport) -> String {
     let mut h = String::from("<h2>Outcome: each query through each resolver kind</h2>");
     h.push_str(r#"<p class="legend"><span style="background:#bfe8bf">as expected</span><span style="background:#f2a7a7">not as expected</span><span style="background:#ddd">not run</span></p><table><tr><th>from</th><th>resolver</th><th>query</th><th>expected</th>"#);
@@ -78,10 +83,11 @@ fn matrix(rep: &RunReport) -> String {
     h.push_str("</tr>");
     // Rows in the scenario's order, as the first run had them; a kind that
     // does not run on a node shows a grey cell.
-    let mut rows: Vec<(&str, &str, &str, &str, String)> = Vec::new();
+    // A question sent with other options than dig's (`+ignore`) is a row of its own.
+    let mut rows: Vec<(&str, &str, String, &str, String)> = Vec::new();
     for o in &rep.runs {
         for q in &o.queries {
-            let row = (q.from.as_str(), q.resolver.as_str(), q.qname.as_str(), q.qtype.as_str(), q.transport_label());
+            let row = (q.from.as_str(), q.resolver.as_str(), question(q), q.qtype.as_str(), q.transport_label());
             if !rows.contains(&row) {
                 rows.push(row);
             }
@@ -89,14 +95,14 @@ fn matrix(rep: &RunReport) -> String {
     }
     for row in &rows {
         /// The queries of one matrix row: `udp` and `udp6` are rows of their own.
-        fn asked<'o>(o: &'o Outcome, row: &(&str, &str, &str, &str, String)) -> Vec<&'o QueryResult> {
-            let (from, via, qname, qtype, transport) = row;
+        fn asked<'o>(o: &'o Outcome, row: &(&str, &str, String, &str, String)) -> Vec<&'o QueryResult> {
+            let (from, via, asked, qtype, transport) = row;
             o.queries
                 .iter()
-                .filter(|q| q.from == *from && q.resolver == *via && q.qname == *qname && q.qtype == *qtype && q.transport_label() == *transport)
+                .filter(|q| q.from == *from && q.resolver == *via && question(q) == *asked && q.qtype == *qtype && q.transport_label() == *transport)
                 .collect()
         }
-        let (from, via, qname, qtype, transport) = row;
+        let (from, via, what, _, transport) = row;
         // One expectation for every kind, or each kind's own (`NODE@KIND`).
         let mut expects: Vec<String> = rep.runs.iter().flat_map(|o| asked(o, row)).map(|q| q.verdict.expect.to_string()).collect();
         expects.sort();
@@ -108,11 +114,10 @@ fn matrix(rep: &RunReport) -> String {
         };
         let _ = write!(
             h,
-            "<tr><td>{}</td><td>{}</td><td>{} {} {transport}</td><td>{}</td>",
+            "<tr><td>{}</td><td>{}</td><td>{} {transport}</td><td>{}</td>",
             esc(from),
             esc(via),
-            esc(dotless(qname)),
-            esc(qtype),
+            esc(what),
             esc(if expect.is_empty() { "-" } else { &expect })
         );
         for o in &rep.runs {
@@ -147,11 +152,10 @@ fn probes(rep: &RunReport) -> String {
     for p in &o.probes {
         let _ = write!(
             h,
-            r#"<tr><td>{}</td><td>{}</td><td>{} {}</td><td>{}</td><td>{}</td><td class="{}">{}</td><td>{}</td></tr>"#,
+            r#"<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class="{}">{}</td><td>{}</td></tr>"#,
             esc(&p.from),
             esc(&p.server),
-            esc(dotless(&p.qname)),
-            esc(&p.qtype),
+            esc(&crate::report::question(&p.qname, &p.qtype, &p.stub, &crate::probe::Stub::NORECURSE)),
             p.transport_label(),
             p.source_port,
             if p.verdict.ok { "ok" } else { "bad" },

@@ -59,6 +59,49 @@ impl Stub {
         edns: Some(EdnsAsk::DIG),
         tcp_after_tc: true,
     };
+
+    /// A probe's: `dig +norecurse`.
+    pub const NORECURSE: Stub = Stub { rd: false, ..Stub::DIG };
+
+    /// The probes' default, for outcome files written before probes kept theirs.
+    pub fn norecurse() -> Stub {
+        Stub::NORECURSE
+    }
+
+    /// How it differs from `base`, as dig's options (`+bufsize=4096
+    /// +ignore`); empty when it does not. Reports put it after the question,
+    /// so two probes of one name that differ only here stay apart.
+    pub fn dig_options(&self, base: &Stub) -> String {
+        let mut out: Vec<String> = Vec::new();
+        let mut flag = |on: bool, was: bool, name: &str| {
+            if on != was {
+                out.push(format!("+{}{name}", if on { "" } else { "no" }));
+            }
+        };
+        flag(self.rd, base.rd, "recurse");
+        flag(self.ad, base.ad, "adflag");
+        flag(self.cd, base.cd, "cdflag");
+        match (self.edns, base.edns) {
+            (None, Some(_)) => out.push("+noedns".into()),
+            (Some(e), b) => {
+                let b = b.unwrap_or(EdnsAsk::DIG);
+                if e.size != b.size {
+                    out.push(format!("+bufsize={}", e.size));
+                }
+                if e.version != b.version {
+                    out.push(format!("+edns={}", e.version));
+                }
+                if e.dnssec_ok != b.dnssec_ok {
+                    out.push(format!("+{}dnssec", if e.dnssec_ok { "" } else { "no" }));
+                }
+            }
+            (None, None) => {}
+        }
+        if !self.tcp_after_tc && base.tcp_after_tc {
+            out.push("+ignore".into());
+        }
+        out.join(" ")
+    }
 }
 
 /// What to send.
@@ -290,4 +333,32 @@ where
             what: format!("enter {node}"),
             source: e,
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dig_options_name_only_what_differs() {
+        assert_eq!(Stub::NORECURSE.dig_options(&Stub::NORECURSE), "");
+        assert_eq!(Stub::DIG.dig_options(&Stub::NORECURSE), "+recurse");
+        let big = Stub {
+            edns: Some(EdnsAsk { size: 4096, ..EdnsAsk::DIG }),
+            tcp_after_tc: false,
+            ..Stub::NORECURSE
+        };
+        assert_eq!(big.dig_options(&Stub::NORECURSE), "+bufsize=4096 +ignore");
+        let odd = Stub {
+            cd: true,
+            edns: Some(EdnsAsk {
+                version: 1,
+                dnssec_ok: true,
+                ..EdnsAsk::DIG
+            }),
+            ..Stub::DIG
+        };
+        assert_eq!(odd.dig_options(&Stub::DIG), "+cdflag +edns=1 +dnssec");
+        assert_eq!(Stub { edns: None, ..Stub::DIG }.dig_options(&Stub::DIG), "+noedns");
+    }
 }

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::dns::dotless;
 use crate::outcome::{Judged, Outcome};
+use crate::probe::Stub;
 use crate::scenario::values::{transport_on, Transport};
 
 /// Everything one `dnslab run` produced: the JSON output's shape.
@@ -84,7 +85,7 @@ pub fn text(o: &Outcome) -> String {
             rows.push(vec![
                 p.from.clone(),
                 p.server.clone(),
-                format!("{} {}", dotless(&p.qname), p.qtype),
+                question(&p.qname, &p.qtype, &p.stub, &Stub::NORECURSE),
                 p.transport_label(),
                 port,
                 p.verdict.outcome.clone(),
@@ -119,7 +120,7 @@ pub fn text(o: &Outcome) -> String {
                     q.resolver.clone()
                 },
                 ports,
-                format!("{} {}", dotless(&q.qname), q.qtype),
+                question(&q.qname, &q.qtype, &q.stub, &Stub::DIG),
                 q.verdict.outcome.clone() + &ede(&q.reply),
                 q.reply.flags.iter().map(|f| f.name()).collect::<Vec<_>>().join(" "),
                 q.reply.via(),
@@ -328,6 +329,18 @@ pub fn summary(rep: &RunReport) -> String {
 }
 
 /// The EDE codes of an answer, as ` (EDE 22)`.
+/// `big.example.com TXT +bufsize=4096`: the question, and how its header
+/// and EDNS differ from dig's (`base`: plain dig, or `dig +norecurse`).
+pub fn question(qname: &str, qtype: &str, stub: &Stub, base: &Stub) -> String {
+    let opts = stub.dig_options(base);
+    let q = format!("{} {qtype}", dotless(qname));
+    if opts.is_empty() {
+        q
+    } else {
+        format!("{q} {opts}")
+    }
+}
+
 fn ede(r: &crate::answer::Reply) -> String {
     let codes: Vec<String> = r.edns.iter().flat_map(|e| &e.ede).map(|e| e.code.to_string()).collect();
     if codes.is_empty() {

@@ -149,6 +149,9 @@ pub struct ProbeResult {
     pub qtype: String,
     /// The transport asked for (a TC=1 answer is retried over TCP: see `attempts`).
     pub transport: Transport,
+    /// The header and EDNS the probe sent (`dig +norecurse` unless the scenario said).
+    #[serde(default = "Stub::norecurse")]
+    pub stub: Stub,
     /// As written in the scenario: `53`, `1000-1100`, `random`.
     pub requested_port: String,
     pub source_port: u16,
@@ -173,8 +176,8 @@ pub struct QueryResult {
     /// The header and EDNS the client sent.
     pub stub: Stub,
     pub elapsed_ms: u64,
-    /// The first query and the final response on the wire: their ratio is
-    /// what an open resolver amplifies.
+    /// The first attempt's query and response on the wire (over UDP): their
+    /// ratio is what an open resolver amplifies.
     #[serde(default)]
     pub query_bytes: u32,
     #[serde(default)]

@@ -62,6 +62,7 @@ pub(super) fn probes(lab: &lab::Lab, plan: &Plan) -> Result<Vec<ProbeResult>, Ru
             server: p.server.clone(),
             server_addr: p.server_addr,
             transport: p.transport,
+            stub: p.stub,
             requested_port: p.source_port.to_string(),
             source_port: reply.source_port(),
             elapsed_ms: reply.elapsed_ms(),

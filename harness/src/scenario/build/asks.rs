@@ -366,7 +366,7 @@ pub(super) fn probes(p: &mut Pass, nodes: &[Node]) -> Vec<Probe> {
                         name: name.clone(),
                         qtype: *qtype,
                         transport,
-                        stub: c.stub.unwrap_or(Stub { rd: false, ..Stub::DIG }),
+                        stub: c.stub.unwrap_or(Stub::NORECURSE),
                         source,
                         source_port: *port,
                         timeout: c.timeout.unwrap_or(PROBE_TIMEOUT),
