@@ -121,13 +121,15 @@ fn ladders_show_the_drop_at_the_firewall() {
     assert!(md.lines().any(|l| l.contains("-xn") && l.ends_with(", dropped")), "{md}");
 }
 
+
 /// flag-day-2020 with hickory, which never leaves UDP: every big answer
-/// leaves ns1 in three fragments and only the first gets past dc-edge.
+/// leaves ns1 in three fragments and only the first gets past dc-edge; and
+/// with unbound, whose ladder draws its TCP retry after TC=1.
 #[test]
 fn pcaps_and_ladders_show_the_fragments_the_firewall_dropped() {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("evidence-flag-day-2020");
     let _ = std::fs::remove_dir_all(&dir);
-    let out = common::run(&["run", "flag-day-2020", "--resolver", "hickory", "--evidence", dir.to_str().unwrap()]);
+    let out = common::run(&["run", "flag-day-2020", "--resolver", "hickory,unbound", "--evidence", dir.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let pcap = dir.join("hickory/pcap");
     let frags = |file: &str, filter: &str| tshark(&pcap.join(file), &format!("({filter}) && ip.src == 198.51.100.2"));
@@ -141,7 +143,8 @@ fn pcaps_and_ladders_show_the_fragments_the_firewall_dropped() {
     assert_eq!(first.len() * 2, sent.len(), "{first:#?}\n{sent:#?}");
 
     let outcome: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("outcome.json")).unwrap()).unwrap();
-    let dropped: Vec<&serde_json::Value> = outcome["runs"][0]["messages"]
+    let hickory = outcome["runs"].as_array().unwrap().iter().find(|r| r["kind"] == "hickory").unwrap();
+    let dropped: Vec<&serde_json::Value> = hickory["messages"]
         .as_array()
         .unwrap()
         .iter()
@@ -165,6 +168,21 @@ fn pcaps_and_ladders_show_the_fragments_the_firewall_dropped() {
     assert!(big.contains("|X........| NOERROR 1 answer in 3 fragments, dropped"), "{big}");
     assert!(big.contains("| fragment @1480, 1480 B, dropped"), "{big}");
     assert!(big.lines().last().unwrap().ends_with("SERVFAIL"), "{big}");
+    // unbound's: the fragments dropped, a smaller buffer, TC=1, then the
+    // same question over TCP and its whole answer, in that order.
+    let ladder = std::fs::read_to_string(dir.join("unbound/ladder.txt")).unwrap();
+    let big = ladder
+        .split("\n\n")
+        .find(|l| l.starts_with("big.example.com TXT via resolver"))
+        .expect("big's ladder");
+    let at = |what: &str| big.find(what).unwrap_or_else(|| panic!("no {what:?} in\n{big}"));
+    let (dropped, tc, syn) = (
+        at("in 3 fragments, dropped"),
+        at("|<......................................| truncated (TC)"),
+        at("| TCP SYN"),
+    );
+    assert!(dropped < tc && tc < syn, "{big}");
+    assert!(big[syn..].contains("|<......................................| NOERROR 1 answer"), "{big}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

@@ -7,6 +7,7 @@ mod common;
 
 use std::collections::BTreeMap;
 
+use harness::probe::Stub;
 use harness::report::RunReport;
 use harness::scenario;
 
@@ -35,13 +36,20 @@ fn check(name: &str) -> RunReport {
         }
         for q in o.queries.iter().filter(|q| !o.is_counted(q)) {
             matrix
-                .entry(format!("{} {} {} via {}", q.qname, q.qtype, q.transport_label(), q.resolver))
+                .entry(format!(
+                    "{}{} {} via {}",
+                    sender(&q.from),
+                    q_of(&q.qname, &q.qtype, &q.stub, &Stub::DIG),
+                    q.transport_label(),
+                    q.resolver
+                ))
                 .or_default()
                 .insert(o.kind.to_string(), q.verdict.outcome.clone());
         }
         for p in &o.probes {
             let transport = p.transport_label();
-            let row = format!("probe {} {} @{} {transport} port {}", p.qname, p.qtype, p.server, p.requested_port);
+            let q = q_of(&p.qname, &p.qtype, &p.stub, &Stub::NORECURSE);
+            let row = format!("{}probe {q} @{} {transport} port {}", sender(&p.from), p.server, p.requested_port);
             matrix.entry(row).or_default().insert(o.kind.to_string(), p.verdict.outcome.clone());
         }
     }
@@ -52,6 +60,22 @@ fn check(name: &str) -> RunReport {
         report.runs.iter().flat_map(|o| o.failures.clone()).collect::<Vec<_>>().join("\n")
     );
     report
+}
+
+/// `big.example.com. TXT`, and after it how the question's header and EDNS
+/// differ from dig's (`+bufsize=4096`), so that two rows never merge.
+fn q_of(qname: &str, qtype: &str, stub: &Stub, base: &Stub) -> String {
+    let opts = stub.dig_options(base);
+    format!("{qname} {qtype}{}{opts}", if opts.is_empty() { "" } else { " " })
+}
+
+/// `laptop: ` before a row whose asker is not the client.
+fn sender(from: &str) -> String {
+    if from == "client" {
+        String::new()
+    } else {
+        format!("{from}: ")
+    }
 }
 
 /// Queries each kind sent to lame servers (the seed's requeries), summed.
@@ -194,6 +218,82 @@ fn flag_day_2020_fixed() {
         assert_eq!(o.firewalls["dc-edge"]["frag_drop"], 0, "{}: nothing fragments at 1232", o.kind);
         let r = &o.resolvers["resolver"];
         assert_eq!(r.tcp_fallbacks.keys().collect::<Vec<_>>(), ["after TC=1"], "{}", o.kind);
+    }
+}
+
+/// TCP/53 blocked at the server's edge: every kind asks again over TCP
+/// after TC=1 and fails, each in its own way; only dnsmasq hands the
+/// client the truncated answer (and then resets its TCP retry).
+#[test]
+fn tcp_blocked() {
+    let report = check("tcp-blocked");
+    for o in &report.runs {
+        let r = &o.resolvers["resolver"];
+        assert_eq!(r.tcp_fallbacks.keys().collect::<Vec<_>>(), ["after TC=1"], "{}: {r:?}", o.kind);
+        assert!(o.firewalls["dc-edge"]["tcp53_drop"] > 0, "{}", o.kind);
+        let big: Vec<_> = o.queries.iter().filter(|q| q.qname == "big.example.com.").collect();
+        assert_eq!(big.len(), 1, "{}", o.kind);
+        let tries: Vec<_> = big[0].reply.attempts.iter().map(|a| (a.transport.to_string(), a.tc)).collect();
+        let want: &[(&str, bool)] = match o.kind.name() {
+            "dnsmasq" => &[("udp", true), ("tcp", false)],
+            _ => &[("udp", false)],
+        };
+        let want: Vec<_> = want.iter().map(|(t, tc)| (t.to_string(), *tc)).collect();
+        assert_eq!(tries, want, "{}: which kinds hand the client a truncated answer", o.kind);
+    }
+}
+
+#[test]
+fn tcp_blocked_fixed() {
+    let report = check("tcp-blocked-fixed");
+    for o in &report.runs {
+        let r = &o.resolvers["resolver"];
+        assert_eq!(r.tcp_fallbacks.keys().collect::<Vec<_>>(), ["after TC=1"], "{}", o.kind);
+        assert!(o.firewalls["dc-edge"]["tcp53_ok"] > 0, "{}", o.kind);
+    }
+}
+
+/// The big answer over IPv6 at MTU 1280 through a path that drops IPv6
+/// fragments: the kinds that recover do it over TCP, and the same answer
+/// at 4096 reaches the client over IPv4 whole.
+#[test]
+fn ipv6_fragments() {
+    let report = check("ipv6-fragments");
+    for o in &report.runs {
+        let r = &o.resolvers["resolver"];
+        let tcp: Vec<&str> = r.tcp_fallbacks.keys().map(String::as_str).collect();
+        let want: &[&str] = match o.kind.name() {
+            "unbound" | "named" | "dnsmasq" => &["after TC=1"],
+            "kresd" => &["after UDP timeouts"],
+            _ => &[],
+        };
+        assert_eq!(tcp, want, "{}: {r:?}", o.kind);
+        // unbound falls back to 1232 over IPv6 (1472 over IPv4), named to 512.
+        let sizes: Vec<&str> = r.edns_sizes.keys().map(String::as_str).collect();
+        let want: &[&str] = match o.kind.name() {
+            "dnsmasq" => &["1232"],
+            "unbound" => &["1232", "4096"],
+            "named" => &["4096", "512"],
+            _ => &["4096"],
+        };
+        assert_eq!(sizes, want, "{}", o.kind);
+        // Every resolver query and answer went over IPv6.
+        assert!(r.upstream.iter().all(|u| u.ipv6), "{}: {:?}", o.kind, r.upstream);
+        let dropped = o.firewalls["dc-edge"]["frag6_drop"];
+        assert!(dropped > 12 || o.kind.name() == "dnsmasq", "{}: {dropped} beyond the probe's 12", o.kind);
+    }
+}
+
+/// At 1232 nothing a resolver asks for fragments over the 1280-byte path:
+/// the only fragments dropped are the 4096 probe's (three tries, four each).
+#[test]
+fn ipv6_fragments_fixed() {
+    let report = check("ipv6-fragments-fixed");
+    for o in &report.runs {
+        let r = &o.resolvers["resolver"];
+        assert_eq!(r.tcp_fallbacks.keys().collect::<Vec<_>>(), ["after TC=1"], "{}", o.kind);
+        assert_eq!(r.edns_sizes.keys().collect::<Vec<_>>(), ["1232"], "{}", o.kind);
+        assert_eq!(o.firewalls["dc-edge"]["frag6_drop"], 12, "{}", o.kind);
     }
 }
 
