@@ -121,7 +121,6 @@ fn ladders_show_the_drop_at_the_firewall() {
     assert!(md.lines().any(|l| l.contains("-xn") && l.ends_with(", dropped")), "{md}");
 }
 
-
 /// flag-day-2020 with hickory, which never leaves UDP: every big answer
 /// leaves ns1 in three fragments and only the first gets past dc-edge; and
 /// with unbound, whose ladder draws its TCP retry after TC=1.

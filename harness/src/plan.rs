@@ -16,7 +16,7 @@ use crate::nameserver::Policy;
 use crate::probe::Ask;
 use crate::resolver::{self, Build, Kind};
 use crate::run::RunError;
-use crate::scenario::values::PortSpec;
+use crate::scenario::values::{PortSpec, TcpUpstream};
 use crate::scenario::{Probe, Scenario};
 use crate::zone::Zone;
 
@@ -62,6 +62,8 @@ pub struct ResolverPlan {
     pub source_ports: Option<Ports>,
     /// The EDNS size the scenario says it offers upstream.
     pub edns_size: Option<u16>,
+    /// TCP upstream always or never, as the scenario says.
+    pub tcp_upstream: Option<TcpUpstream>,
     pub role: Role,
 }
 
@@ -172,6 +174,7 @@ fn resolver_plan(scenario: &Scenario, node: &str, kind: Kind) -> Result<Resolver
         node: node.to_string(),
         source_ports: r.source_ports,
         edns_size: r.edns_size,
+        tcp_upstream: r.tcp_upstream,
         role,
     })
 }

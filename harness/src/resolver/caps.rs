@@ -8,6 +8,8 @@
 //! knobs of EDNS, TCP, DNSSEC and negative trust anchors were checked on
 //! this machine's Debian packages (`../shared/dnssec-facts.md`).
 
+use crate::scenario::values::TcpUpstream;
+
 /// One capability: the knob that gives it, or why the kind lacks it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Can {
@@ -66,8 +68,10 @@ pub struct Capabilities {
     /// The largest size its knob takes, when it has a limit of its own
     /// (named: 4096, silently lowered above it).
     pub edns_max: Option<u16>,
-    /// Turning TCP to upstream servers on or off.
-    pub tcp_upstream: Can,
+    /// Sending every upstream query over TCP (`tcp_upstream: on`).
+    pub tcp_first: Can,
+    /// Never using TCP upstream, not even after TC=1 (`tcp_upstream: off`).
+    pub tcp_off: Can,
     /// Validating DNSSEC against a trust anchor of the lab's.
     pub dnssec_validation: Can,
     /// Negative trust anchors: a zone it does not validate.
@@ -92,7 +96,8 @@ pub const NOTHING: Capabilities = Capabilities {
     ipv6: UNDECLARED,
     edns_buffer: UNDECLARED,
     edns_max: None,
-    tcp_upstream: UNDECLARED,
+    tcp_first: UNDECLARED,
+    tcp_off: UNDECLARED,
     dnssec_validation: UNDECLARED,
     negative_trust_anchors: UNDECLARED,
     extra_config: UNDECLARED,
@@ -105,15 +110,24 @@ impl Capabilities {
         self.program.is_none()
     }
 
+    /// What `tcp_upstream: on` or `off` needs.
+    pub fn tcp(&self, mode: TcpUpstream) -> Can {
+        match mode {
+            TcpUpstream::On => self.tcp_first,
+            TcpUpstream::Off => self.tcp_off,
+        }
+    }
+
     /// Every capability by name, for `dnslab kinds` and the tests.
-    pub fn each(&self) -> [(&'static str, Can); 9] {
+    pub fn each(&self) -> [(&'static str, Can); 10] {
         [
             ("low source ports", self.low_ports),
             ("ACL", self.acl),
             ("local zones", self.local_zones),
             ("IPv6", self.ipv6),
             ("EDNS buffer size", self.edns_buffer),
-            ("TCP upstream on/off", self.tcp_upstream),
+            ("TCP upstream always", self.tcp_first),
+            ("TCP upstream never", self.tcp_off),
             ("DNSSEC validation", self.dnssec_validation),
             ("negative trust anchors", self.negative_trust_anchors),
             ("extra config", self.extra_config),

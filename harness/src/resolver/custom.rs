@@ -51,6 +51,7 @@ pub const PLACEHOLDERS: &[(&str, &str)] = &[
     ("allow", "who may ask it, space-separated networks (`0.0.0.0/0 ::/0`: anyone)"),
     ("extra", "the text of its --resolver-config (empty without)"),
     ("edns_size", "the EDNS size the scenario asks it to offer upstream (empty without)"),
+    ("tcp_upstream", "`on` or `off`, as the scenario asks for TCP upstream (empty without)"),
 ];
 
 /// The most a custom kind's FILE may hold.
@@ -76,7 +77,8 @@ struct RawCaps {
     local_zones: RawCan,
     ipv6: RawCan,
     edns_buffer: RawCan,
-    tcp_upstream: RawCan,
+    tcp_first: RawCan,
+    tcp_off: RawCan,
     dnssec_validation: RawCan,
     negative_trust_anchors: RawCan,
     extra_config: RawCan,
@@ -138,7 +140,8 @@ pub fn load(file: &Path) -> Result<Custom, String> {
         ipv6: can("ipv6", c.ipv6),
         edns_buffer: can("edns_buffer", c.edns_buffer),
         edns_max: None,
-        tcp_upstream: can("tcp_upstream", c.tcp_upstream),
+        tcp_first: can("tcp_first", c.tcp_first),
+        tcp_off: can("tcp_off", c.tcp_off),
         dnssec_validation: can("dnssec_validation", c.dnssec_validation),
         negative_trust_anchors: can("negative_trust_anchors", c.negative_trust_anchors),
         extra_config: can("extra_config", c.extra_config),
@@ -243,6 +246,7 @@ impl Adapter for Custom {
             ("hints", hints.display().to_string()),
             ("allow", allow),
             ("edns_size", spec.edns_size.map(|n| n.to_string()).unwrap_or_default()),
+            ("tcp_upstream", spec.tcp("on", "off").1),
         ];
         std::fs::write(&config, spec.render(&self.template, &vars)).map_err(|e| e.to_string())?;
         let args: Vec<String> = self.command[1..].iter().map(|w| spec.render(w, &vars)).collect();

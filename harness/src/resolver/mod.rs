@@ -50,6 +50,7 @@ pub use caps::{Can, Capabilities, PortKnob, Program};
 pub use registry::Adapter;
 
 use crate::probe::{self, Ask};
+use crate::scenario::values::TcpUpstream;
 use crate::zone::Zone;
 
 /// Everything an adapter needs to start one resolver.
@@ -71,6 +72,9 @@ pub struct Spec<'a> {
     /// The EDNS UDP payload size it must offer upstream, when the scenario
     /// says so (`edns_size:`); `None`: the kind's default.
     pub edns_size: Option<u16>,
+    /// TCP to upstream servers always or never (`tcp_upstream:`); `None`:
+    /// the kind's own way (UDP, TCP after TC=1).
+    pub tcp_upstream: Option<TcpUpstream>,
     /// For forwarders: (zone, server address) for every zone of the lab.
     pub forwards: &'a [(String, IpAddr)],
     /// Its private directory: config, state, log.
@@ -101,6 +105,17 @@ impl Spec<'_> {
     /// `edns_size`, else nothing (the kind's default holds).
     pub fn edns(&self, line: impl Fn(u16) -> String) -> (&'static str, String) {
         ("edns", self.edns_size.map(line).unwrap_or_default())
+    }
+
+    /// The template's `{tcp}` text: `on` or `off` for what the scenario
+    /// says (`tcp_upstream:`), else nothing.
+    pub fn tcp(&self, on: &str, off: &str) -> (&'static str, String) {
+        let text = match self.tcp_upstream {
+            Some(TcpUpstream::On) => on,
+            Some(TcpUpstream::Off) => off,
+            None => "",
+        };
+        ("tcp", text.to_string())
     }
 
     /// Fills a template's `{key}` placeholders: `vars`, and for every
@@ -189,6 +204,7 @@ pub fn refusal(spec: &Spec) -> Option<&'static str> {
         (v6, caps.ipv6),
         (spec.edns_size.is_some(), caps.edns_buffer),
         (over, Can::No("its EDNS size knob takes no more than its `edns_max`")),
+        (spec.tcp_upstream.is_some(), spec.tcp_upstream.map_or(Can::Yes(""), |m| caps.tcp(m))),
     ]
     .into_iter()
     .find_map(|(needed, can)| needed.then(|| can.refusal()).flatten())

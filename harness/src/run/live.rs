@@ -262,6 +262,7 @@ pub(super) fn start_resolver(
         hints: &plan.hints,
         source_ports: r.source_ports,
         edns_size: r.edns_size,
+        tcp_upstream: r.tcp_upstream,
         forwards: &plan.forwards,
         dir: &ndir,
     };

@@ -15,7 +15,7 @@ use serde::Serialize;
 
 use hickory_proto::rr::RecordType;
 
-use super::values::{self as v, PortSpec, Transport};
+use super::values::{self as v, PortSpec, TcpUpstream, Transport};
 use crate::probe::Stub;
 use crate::resolver::Kind;
 use crate::verdict::Expect;
@@ -150,6 +150,8 @@ pub struct Resolver {
     pub local_zones: Vec<Zone>,
     /// The EDNS UDP payload size it offers upstream; `None`: its kind's default.
     pub edns_size: Option<u16>,
+    /// TCP to upstream servers always or never; `None`: its kind's way.
+    pub tcp_upstream: Option<TcpUpstream>,
 }
 
 #[derive(Debug, Clone)]

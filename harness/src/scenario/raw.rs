@@ -84,6 +84,8 @@ pub struct Resolver {
     pub local_zones: Option<Vec<S>>,
     /// The EDNS UDP payload size it offers upstream servers.
     pub edns_size: Option<S>,
+    /// `on` or `off`: TCP to upstream servers always, or never.
+    pub tcp_upstream: Option<S>,
 }
 
 #[derive(Deserialize, Debug)]

@@ -129,6 +129,25 @@ pub enum Transport {
     Tcp,
 }
 
+/// A resolver's TCP to upstream servers (`tcp_upstream:`), where its kind can
+/// be told: every query over TCP, or none at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TcpUpstream {
+    /// Every upstream query over TCP, never UDP.
+    On,
+    /// No TCP upstream: a truncated answer is all it gets.
+    Off,
+}
+
+pub fn tcp_upstream(s: &str) -> Result<TcpUpstream, String> {
+    match s {
+        "on" => Ok(TcpUpstream::On),
+        "off" => Ok(TcpUpstream::Off),
+        _ => Err(format!("tcp_upstream `{s}`: on (every upstream query over TCP) or off (none)")),
+    }
+}
+
 pub fn transport(s: &str) -> Result<Transport, String> {
     match s {
         "udp" => Ok(Transport::Udp),

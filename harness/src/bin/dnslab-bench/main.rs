@@ -117,6 +117,40 @@ fn main() {
         }
     });
     println!("| all {} kinds in parallel | | | | | | | {} ms | |", builds.len(), t.elapsed().as_millis());
+    big_answers(&builds);
+}
+
+/// The big-answer scenarios' wall time per kind, one run after another:
+/// how long each kind takes to recover, or to give up, is most of it.
+fn big_answers(builds: &[harness::resolver::Build]) {
+    println!();
+    let kinds: Vec<String> = builds.iter().map(|b| b.kind.to_string()).collect();
+    println!("| big answers, wall time of a run | {} |", kinds.join(" | "));
+    println!("|---|{}", "---|".repeat(kinds.len()));
+    for name in [
+        "flag-day-2020",
+        "flag-day-2020-fixed",
+        "tcp-blocked",
+        "tcp-blocked-fixed",
+        "ipv6-fragments",
+        "ipv6-fragments-fixed",
+    ] {
+        let s = scenario::load(&scenario::locate(name)).unwrap_or_else(|d| panic!("{d}"));
+        let cells: Vec<String> = builds
+            .iter()
+            .map(|b| {
+                let t = Instant::now();
+                let o = harness::run::run(&harness::plan::Plan::new(&s, b).expect("plan"), &(), None).expect("run");
+                let secs = format!("{:.2} s", t.elapsed().as_secs_f64());
+                if o.passed() {
+                    secs
+                } else {
+                    format!("{secs} (failed)")
+                }
+            })
+            .collect();
+        println!("| {name} | {} |", cells.join(" | "));
+    }
 }
 
 /// One table row: the run's phases and its harness overhead, i.e. the wall

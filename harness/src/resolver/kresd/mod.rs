@@ -32,7 +32,8 @@ const CAPS: Capabilities = Capabilities {
     ipv6: Can::Yes("net.ipv6 + net.outgoing_v6"),
     edns_buffer: Can::Yes("net.bufsize"),
     edns_max: None,
-    tcp_upstream: Can::Yes("policy.FLAGS('TCP') (on only)"),
+    tcp_first: Can::Yes("policy.add(policy.all(policy.FLAGS('TCP')))"),
+    tcp_off: Can::No("kresd always retries a truncated answer over TCP; its query flags have no NO_TCP"),
     dnssec_validation: Can::Yes("trust_anchors.add_file"),
     negative_trust_anchors: Can::Yes("trust_anchors.set_insecure"),
     extra_config: Can::Yes("appended to the Lua config, run after ours: a later assignment wins, a later call adds (another `net.listen`)"),
@@ -67,6 +68,7 @@ fn start(spec: &Spec) -> Result<Running, String> {
             ("hints", hints),
             ("access", access),
             spec.edns(|n| format!("net.bufsize({n})")),
+            spec.tcp("policy.add(policy.all(policy.FLAGS('TCP')))", ""),
             ("local", local_rules(spec.local_zones)),
         ],
     );

@@ -32,7 +32,8 @@ const CAPS: Capabilities = Capabilities {
     edns_buffer: Can::Yes("edns-udp-size"),
     // edns-udp-size and max-udp-size take 512-4096 and lower anything above.
     edns_max: Some(4096),
-    tcp_upstream: Can::Yes("server ::/0 { tcp-only yes; } (on only: named always retries a truncated answer over TCP)"),
+    tcp_first: Can::Yes("server 0.0.0.0/0 { tcp-only yes; }; server ::/0 { tcp-only yes; };"),
+    tcp_off: Can::No("named always retries a truncated answer over TCP; no setting turns that off"),
     dnssec_validation: Can::Yes("trust-anchors { . static-ds ... }; with dnssec-validation yes"),
     negative_trust_anchors: Can::Yes("validate-except"),
     extra_config: Can::Yes("appended inside `options { }`; named refuses to start when an option is given twice (`'recursion' redefined`)"),
@@ -83,6 +84,7 @@ fn start(spec: &Spec) -> Result<Running, String> {
             ("source6", source(v6)),
             ("ports", ports),
             spec.edns(|n| format!("    edns-udp-size {n};\n    max-udp-size {n};")),
+            spec.tcp("server 0.0.0.0/0 { tcp-only yes; };\nserver ::/0 { tcp-only yes; };", ""),
             ("access", access),
             ("local", local.join("\n")),
         ],

@@ -247,12 +247,23 @@ fn resolver(p: &mut Pass, name: &S, r: &raw::Resolver, networks: &[Network]) -> 
             p.report(Rule::ResolverCannot, s.pos, detail);
         }
     }
+    let tcp_upstream = r.tcp_upstream.as_ref().and_then(|s| p.take(Rule::BadValue, s, v::tcp_upstream(s)));
+    if let (Some(s), Some(mode)) = (&r.tcp_upstream, tcp_upstream) {
+        for why in runs.iter().filter_map(|k| k.caps().tcp(mode).refusal()) {
+            p.report(
+                Rule::ResolverCannot,
+                s.pos,
+                format!("`{}` sets `tcp_upstream: {}`, but {why}", name.value, s.value),
+            );
+        }
+    }
     Resolver {
         source_ports,
         kinds,
         allow,
         local_zones: vec![],
         edns_size,
+        tcp_upstream,
     }
 }
 
