@@ -540,6 +540,7 @@ mod tests {
                 "servers",
                 "extra",
                 "edns",
+                "tcp",
             ];
             let filled = render(t, &vars.map(|v| (v, "X".to_string())));
             // No `{word}` left: every placeholder has a value.
