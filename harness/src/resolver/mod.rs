@@ -204,7 +204,7 @@ pub fn refusal(spec: &Spec) -> Option<&'static str> {
         (v6, caps.ipv6),
         (spec.edns_size.is_some(), caps.edns_buffer),
         (over, Can::No("its EDNS size knob takes no more than its `edns_max`")),
-        (spec.tcp_upstream.is_some(), spec.tcp_upstream.map_or(Can::Yes(""), |m| caps.tcp(m))),
+        (true, spec.tcp_upstream.map_or(Can::Yes("its own way: UDP, TCP after TC=1"), |m| caps.tcp(m))),
     ]
     .into_iter()
     .find_map(|(needed, can)| needed.then(|| can.refusal()).flatten())
